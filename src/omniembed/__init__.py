@@ -1,0 +1,100 @@
+"""omniembed: multimodal embeddings for LlamaIndex and LangChain RAG pipelines.
+
+Core names are importable from here; provider classes load their SDKs lazily, so
+``import omniembed`` stays light and never imports LlamaIndex or LangChain.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+from .errors import (
+    AuthenticationError,
+    ConfigurationError,
+    EmptyInputError,
+    InputError,
+    InvalidArgumentError,
+    InvalidParameterError,
+    MediaLimitError,
+    MediaNotFoundError,
+    MissingCredentialsError,
+    MissingDependencyError,
+    NotFoundError,
+    OmniEmbedError,
+    PartialFailureError,
+    PermissionDeniedError,
+    QuotaExceededError,
+    ServerError,
+    ServiceConnectionError,
+    ServiceError,
+    ServiceTimeoutError,
+    UnsupportedMediaError,
+)
+from .media import Media
+from .mime import Modality
+from .tasks import Task
+from .types import Embedding, EmbeddingResult, VideoSegmentConfig
+
+if TYPE_CHECKING:
+    from .providers.gemini import GeminiEmbedder
+    from .runtime.cache import EmbeddingCache, MemoryCache, SQLiteCache
+    from .runtime.rate_limit import RateLimiter
+    from .runtime.retry import RetryPolicy
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "GeminiEmbedder": ".providers.gemini",
+    "EmbeddingCache": ".runtime.cache",
+    "MemoryCache": ".runtime.cache",
+    "SQLiteCache": ".runtime.cache",
+    "RateLimiter": ".runtime.rate_limit",
+    "RetryPolicy": ".runtime.retry",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'omniembed' has no attribute {name!r}")
+    value = getattr(import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+__all__ = [
+    "AuthenticationError",
+    "ConfigurationError",
+    "Embedding",
+    "EmbeddingCache",
+    "EmbeddingResult",
+    "EmptyInputError",
+    "GeminiEmbedder",
+    "InputError",
+    "InvalidArgumentError",
+    "InvalidParameterError",
+    "Media",
+    "MediaLimitError",
+    "MediaNotFoundError",
+    "MemoryCache",
+    "MissingCredentialsError",
+    "MissingDependencyError",
+    "Modality",
+    "NotFoundError",
+    "OmniEmbedError",
+    "PartialFailureError",
+    "PermissionDeniedError",
+    "QuotaExceededError",
+    "RateLimiter",
+    "RetryPolicy",
+    "SQLiteCache",
+    "ServerError",
+    "ServiceConnectionError",
+    "ServiceError",
+    "ServiceTimeoutError",
+    "Task",
+    "UnsupportedMediaError",
+    "VideoSegmentConfig",
+    "__version__",
+]

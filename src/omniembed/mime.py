@@ -1,0 +1,88 @@
+"""MIME type detection from content bytes (magic numbers), not file names."""
+
+from __future__ import annotations
+
+import mimetypes
+from enum import Enum
+
+
+class Modality(str, Enum):
+    """The kind of content a MIME type carries."""
+
+    TEXT = "text"
+    IMAGE = "image"
+    VIDEO = "video"
+    AUDIO = "audio"
+    DOCUMENT = "document"
+
+
+#: How many leading bytes `sniff_mime` needs to decide.
+SNIFF_BYTES = 4096
+
+_QUICKTIME_BRANDS = (b"qt  ",)
+_AUDIO_MP4_BRANDS = (b"M4A ", b"M4B ", b"M4P ")
+
+
+def sniff_mime(head: bytes) -> str | None:
+    """Return the MIME type that the leading bytes of a file declare, or None if unknown."""
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "image/gif"
+    if head.startswith(b"%PDF-"):
+        return "application/pdf"
+    if head[:4] == b"RIFF" and len(head) >= 12:
+        kind = head[8:12]
+        if kind == b"WEBP":
+            return "image/webp"
+        if kind == b"WAVE":
+            return "audio/wav"
+        if kind == b"AVI ":
+            return "video/x-msvideo"
+        return None
+    if head[:4] in (b"II*\x00", b"MM\x00*"):
+        return "image/tiff"
+    if head[4:8] == b"ftyp":
+        brand = head[8:12]
+        if brand in _QUICKTIME_BRANDS:
+            return "video/quicktime"
+        if brand in _AUDIO_MP4_BRANDS:
+            return "audio/mp4"
+        return "video/mp4"
+    if head[4:8] in (b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot"):
+        return "video/quicktime"
+    if head.startswith(b"\x1a\x45\xdf\xa3"):
+        return "video/webm" if b"webm" in head[:64] else "video/x-matroska"
+    if head.startswith(b"fLaC"):
+        return "audio/flac"
+    if head.startswith(b"OggS"):
+        return "video/ogg" if b"theora" in head[:128] else "audio/ogg"
+    if head.startswith(b"ID3") or (len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0):
+        return "audio/mpeg"
+    # BMP last: "BM" is a short, weak signature; check the header size field too.
+    if head.startswith(b"BM") and len(head) >= 18 and head[14] in (12, 40, 52, 56, 64, 108, 124):
+        return "image/bmp"
+    return None
+
+
+def guess_mime_from_name(name: str) -> str | None:
+    """MIME type from a file name's extension (used only where content can't be read)."""
+    guessed, _ = mimetypes.guess_type(name, strict=False)
+    return _ALIASES.get(guessed, guessed) if guessed else None
+
+
+_ALIASES = {"audio/x-wav": "audio/wav", "audio/x-flac": "audio/flac", "image/x-ms-bmp": "image/bmp"}
+
+
+def modality_of(mime_type: str) -> Modality | None:
+    """The modality a MIME type belongs to, or None for types we do not embed."""
+    major = mime_type.split("/", 1)[0]
+    if mime_type == "application/pdf":
+        return Modality.DOCUMENT
+    if major == "text":
+        return Modality.TEXT
+    if major in ("image", "video", "audio"):
+        return Modality(major)
+    return None

@@ -1,0 +1,346 @@
+"""The runner: turns work items into as few, well-paced requests as possible.
+
+For one call it (1) answers what the cache already knows and embeds duplicates once,
+(2) packs the rest into request-sized batches, (3) sends them with bounded concurrency,
+pacing every HTTP request through the rate limiter and retrying transient failures,
+(4) isolates an item the service rejects by splitting its batch, so the others still get
+their vectors, and (5) stops early on errors no retry can fix (bad key, unknown model).
+Successful batches are written to the cache as they finish, so an interrupted run keeps
+its work.
+
+Both paths are native: `run` uses a thread pool (works inside a running event loop, e.g.
+Jupyter), `arun` uses tasks on the caller's loop. The provider supplies `send`/`asend`,
+which map one batch to one outcome per item.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import weakref
+from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, TypeAlias
+
+from tqdm.auto import tqdm
+
+from ..errors import (
+    AuthenticationError,
+    InputError,
+    InvalidArgumentError,
+    NotFoundError,
+    OmniEmbedError,
+    PermissionDeniedError,
+    ServiceError,
+)
+from ..types import Embedding
+from .batching import WorkItem, plan_batches, split
+from .cache import EmbeddingCache
+from .rate_limit import RateLimiter
+from .retry import RetryPolicy
+
+logger = logging.getLogger("omniembed.runtime")
+
+#: What a provider returns for each item of a batch: its vectors, or its own error.
+BatchOutcome: TypeAlias = "list[Embedding] | OmniEmbedError"
+SendBatch: TypeAlias = Callable[[list[WorkItem]], Sequence[BatchOutcome]]
+AsyncSendBatch: TypeAlias = Callable[[list[WorkItem]], Awaitable[Sequence[BatchOutcome]]]
+
+# Errors that no retry or split can fix: every further request would fail the same way.
+_FATAL = (AuthenticationError, PermissionDeniedError, NotFoundError)
+
+
+@dataclass
+class ItemOutcome:
+    """The result for one work item."""
+
+    embeddings: list[Embedding] | None = None
+    error: OmniEmbedError | None = None
+    cached: bool = False
+
+
+@dataclass
+class RunStats:
+    """What one call cost: requests sent (including retries) and cache hits."""
+
+    requests: int = 0
+    retries: int = 0
+    cache_hits: int = 0
+    batches: int = 0
+
+
+class Runner:
+    """Executes work items for one provider client; safe to share across threads/loops."""
+
+    def __init__(
+        self,
+        *,
+        max_batch_size: int,
+        max_batch_weight: int | None = None,
+        max_concurrency: int = 8,
+        rate_limiter: RateLimiter | None = None,
+        retry: RetryPolicy | None = None,
+        cache: EmbeddingCache | None = None,
+        progress: bool = False,
+        description: str = "embedding",
+    ):
+        if max_concurrency < 1:
+            raise ValueError(f"max_concurrency must be >= 1, got {max_concurrency}")
+        self.max_batch_size = max_batch_size
+        self.max_batch_weight = max_batch_weight
+        self.max_concurrency = max_concurrency
+        self.rate_limiter = rate_limiter
+        self.retry = retry or RetryPolicy()
+        self.cache = cache
+        self.progress = progress
+        self.description = description
+        self.last_stats = RunStats()
+        self._thread_slots = threading.BoundedSemaphore(max_concurrency)
+        self._loop_slots: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, asyncio.Semaphore
+        ] = weakref.WeakKeyDictionary()
+
+    # --- sync ----------------------------------------------------------------------------
+
+    def run(
+        self, items: Sequence[WorkItem], send: SendBatch, *, progress: bool | None = None
+    ) -> list[ItemOutcome]:
+        job = _Job(self, items, progress)
+        try:
+            if self.cache is not None:
+                job.apply_cache_hits(self.cache.get_many(job.keys_to_look_up()))
+            batches = job.plan()
+            if batches:
+                workers = min(self.max_concurrency, len(batches))
+                with ThreadPoolExecutor(workers, thread_name_prefix="omniembed") as pool:
+                    futures = [pool.submit(self._run_batch, job, b, send) for b in batches]
+                    for future in futures:
+                        future.result()
+            return job.finish()
+        except BaseException:
+            job.cancel()
+            raise
+        finally:
+            job.close()
+
+    def _run_batch(self, job: _Job, batch: list[WorkItem], send: SendBatch) -> None:
+        with self._thread_slots:
+            self._process_sync(job, batch, send)
+
+    def _process_sync(self, job: _Job, batch: list[WorkItem], send: SendBatch) -> None:
+        try:
+            outcomes = self._send_sync(job, batch, send)
+        except OmniEmbedError as exc:
+            if _splittable(exc, batch):
+                for half in split(batch):
+                    self._process_sync(job, half, send)
+                return
+            job.fail(batch, exc)
+            return
+        entries = job.complete(batch, outcomes)
+        if entries and self.cache is not None:
+            self.cache.put_many(entries)
+
+    def _send_sync(self, job: _Job, batch: list[WorkItem], send: SendBatch) -> Sequence[Any]:
+        attempts = 0
+        try:
+            for attempt in self.retry.retrying():
+                with attempt:
+                    job.raise_if_aborted()
+                    attempts += 1
+                    if self.rate_limiter is not None:
+                        self.rate_limiter.acquire()
+                    job.count_request(attempts)
+                    return send(batch)
+        except ServiceError as exc:
+            exc.attempts = attempts
+            raise
+        raise AssertionError("unreachable: tenacity either returns or raises")
+
+    # --- async ---------------------------------------------------------------------------
+
+    async def arun(
+        self,
+        items: Sequence[WorkItem],
+        asend: AsyncSendBatch,
+        *,
+        progress: bool | None = None,
+    ) -> list[ItemOutcome]:
+        job = _Job(self, items, progress)
+        try:
+            if self.cache is not None:
+                hits = await asyncio.to_thread(self.cache.get_many, job.keys_to_look_up())
+                job.apply_cache_hits(hits)
+            slots = self._slots_for_running_loop()
+
+            async def run_one(batch: list[WorkItem]) -> None:
+                async with slots:
+                    await self._arun_batch(job, batch, asend)
+
+            await asyncio.gather(*(run_one(b) for b in job.plan()))
+            return job.finish()
+        except BaseException:
+            job.cancel()
+            raise
+        finally:
+            job.close()
+
+    async def _arun_batch(self, job: _Job, batch: list[WorkItem], asend: AsyncSendBatch) -> None:
+        try:
+            outcomes = await self._send_async(job, batch, asend)
+        except OmniEmbedError as exc:
+            if _splittable(exc, batch):
+                for half in split(batch):
+                    await self._arun_batch(job, half, asend)
+                return
+            job.fail(batch, exc)
+            return
+        entries = job.complete(batch, outcomes)
+        if entries and self.cache is not None:
+            await asyncio.to_thread(self.cache.put_many, entries)
+
+    async def _send_async(
+        self, job: _Job, batch: list[WorkItem], asend: AsyncSendBatch
+    ) -> Sequence[Any]:
+        attempts = 0
+        try:
+            async for attempt in self.retry.async_retrying():
+                with attempt:
+                    job.raise_if_aborted()
+                    attempts += 1
+                    if self.rate_limiter is not None:
+                        await self.rate_limiter.aacquire()
+                    job.count_request(attempts)
+                    return await asend(batch)
+        except ServiceError as exc:
+            exc.attempts = attempts
+            raise
+        raise AssertionError("unreachable: tenacity either returns or raises")
+
+    def _slots_for_running_loop(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        slots = self._loop_slots.get(loop)
+        if slots is None:
+            slots = self._loop_slots[loop] = asyncio.Semaphore(self.max_concurrency)
+        return slots
+
+
+def _splittable(exc: OmniEmbedError, batch: Sequence[WorkItem]) -> bool:
+    """A rejection that may be caused by one item: halve the batch to find it."""
+    return len(batch) > 1 and isinstance(exc, (InvalidArgumentError, InputError))
+
+
+@dataclass
+class _Job:
+    """The bookkeeping of one `run`/`arun` call (thread-safe)."""
+
+    runner: Runner
+    items: Sequence[WorkItem]
+    show_progress: bool | None
+    outcomes: dict[int, ItemOutcome] = field(default_factory=dict)  # by id(item)
+    stats: RunStats = field(default_factory=RunStats)
+    abort_error: OmniEmbedError | None = None
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+        self._primary: list[WorkItem] = []
+        by_key: dict[str, WorkItem] = {}
+        for item in self.items:
+            item.duplicates = []
+            first = by_key.get(item.cache_key) if item.cache_key else None
+            if first is None:
+                if item.cache_key:
+                    by_key[item.cache_key] = item
+                self._primary.append(item)
+            else:
+                first.duplicates.append(item)
+        enabled = self.runner.progress if self.show_progress is None else self.show_progress
+        self._bar = tqdm(
+            total=len(self.items),
+            desc=self.runner.description,
+            unit="item",
+            disable=not enabled,
+            leave=False,
+        )
+
+    def keys_to_look_up(self) -> list[str]:
+        return [i.cache_key for i in self._primary if i.cache_key]
+
+    def apply_cache_hits(self, hits: dict[str, list[Embedding]]) -> None:
+        remaining = []
+        for item in self._primary:
+            found = hits.get(item.cache_key) if item.cache_key else None
+            if found is None:
+                remaining.append(item)
+                continue
+            for member in (item, *item.duplicates):
+                self.outcomes[id(member)] = ItemOutcome(found, cached=True)
+            self.stats.cache_hits += 1 + len(item.duplicates)
+            self._bar.update(1 + len(item.duplicates))
+        self._primary = remaining
+
+    def plan(self) -> list[list[WorkItem]]:
+        batches = plan_batches(
+            self._primary, self.runner.max_batch_size, self.runner.max_batch_weight
+        )
+        self.stats.batches = len(batches)
+        return batches
+
+    def count_request(self, attempt: int) -> None:
+        with self._lock:
+            self.stats.requests += 1
+            if attempt > 1:
+                self.stats.retries += 1
+
+    def raise_if_aborted(self) -> None:
+        if self.abort_error is not None:
+            raise self.abort_error
+
+    def complete(
+        self, batch: list[WorkItem], outcomes: Sequence[BatchOutcome]
+    ) -> dict[str, list[Embedding]]:
+        """Record a batch's outcomes; return the cache entries to write."""
+        if len(outcomes) != len(batch):
+            error = OmniEmbedError(
+                f"the service returned {len(outcomes)} results for {len(batch)} inputs"
+            )
+            self.fail(batch, error)
+            return {}
+        entries: dict[str, list[Embedding]] = {}
+        with self._lock:
+            for item, outcome in zip(batch, outcomes):
+                members = (item, *item.duplicates)
+                if isinstance(outcome, OmniEmbedError):
+                    result = ItemOutcome(error=outcome)
+                else:
+                    result = ItemOutcome(outcome)
+                    if item.cache_key:
+                        entries[item.cache_key] = outcome
+                for member in members:
+                    self.outcomes[id(member)] = result
+                self._bar.update(len(members))
+        return entries
+
+    def fail(self, batch: Sequence[WorkItem], error: OmniEmbedError) -> None:
+        with self._lock:
+            if isinstance(error, _FATAL) and self.abort_error is None:
+                logger.error("stopping: %s", error)
+                self.abort_error = error
+            for item in batch:
+                for member in (item, *item.duplicates):
+                    self.outcomes[id(member)] = ItemOutcome(error=error)
+                self._bar.update(1 + len(item.duplicates))
+
+    def cancel(self) -> None:
+        if self.abort_error is None:
+            self.abort_error = OmniEmbedError("the call was cancelled")
+
+    def finish(self) -> list[ItemOutcome]:
+        self.runner.last_stats = self.stats
+        missing = OmniEmbedError("internal error: no outcome recorded")
+        return [self.outcomes.get(id(item), ItemOutcome(error=missing)) for item in self.items]
+
+    def close(self) -> None:
+        self._bar.close()

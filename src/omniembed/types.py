@@ -1,0 +1,102 @@
+"""Result and configuration types shared by every provider."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, TypeAlias
+
+from .errors import InvalidParameterError, OmniEmbedError
+
+if TYPE_CHECKING:
+    from .media import Media
+
+#: One thing to embed: text, a media item, or an interleaved list of them that the model
+#: fuses into one input (where it supports that).
+EmbedInput: TypeAlias = "str | Media | Sequence[str | Media]"
+
+
+@dataclass(frozen=True)
+class VideoSegmentConfig:
+    """Which part of a video to embed, and how long each embedded segment is.
+
+    Offsets are seconds from the start of the video; ``end_offset_sec=None`` means "to the
+    end". ``interval_sec`` is the length of each segment (one vector per segment).
+    """
+
+    start_offset_sec: float = 0.0
+    end_offset_sec: float | None = None
+    interval_sec: float | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("start_offset_sec", "end_offset_sec", "interval_sec"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, (int, float)) or math.isnan(value)):
+                raise InvalidParameterError(
+                    f"VideoSegmentConfig.{name} must be a number of seconds, got {value!r}"
+                )
+        if self.start_offset_sec < 0:
+            raise InvalidParameterError(
+                f"VideoSegmentConfig.start_offset_sec must be >= 0, got {self.start_offset_sec}"
+            )
+        if self.end_offset_sec is not None and self.end_offset_sec <= self.start_offset_sec:
+            raise InvalidParameterError(
+                "VideoSegmentConfig.end_offset_sec must be greater than start_offset_sec "
+                f"(got start={self.start_offset_sec}, end={self.end_offset_sec})"
+            )
+        if self.interval_sec is not None and self.interval_sec <= 0:
+            raise InvalidParameterError(
+                f"VideoSegmentConfig.interval_sec must be > 0, got {self.interval_sec}"
+            )
+
+    def as_dict(self) -> dict[str, float | None]:
+        return {
+            "start_offset_sec": self.start_offset_sec,
+            "end_offset_sec": self.end_offset_sec,
+            "interval_sec": self.interval_sec,
+        }
+
+
+@dataclass(frozen=True)
+class Embedding:
+    """One vector. Video inputs yield one per segment, with the segment's offsets."""
+
+    vector: list[float]
+    modality: str | None = None
+    start_offset_sec: float | None = None
+    end_offset_sec: float | None = None
+
+    @property
+    def dimension(self) -> int:
+        return len(self.vector)
+
+
+@dataclass
+class EmbeddingResult:
+    """The outcome for one input, at the input's position in the call.
+
+    ``embeddings`` holds one vector for text, images and fused inputs, and one per segment
+    for video. ``error`` is set (and ``embeddings`` empty) when the input failed for good.
+    """
+
+    index: int
+    embeddings: list[Embedding] = field(default_factory=list)
+    error: OmniEmbedError | None = None
+    cached: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def vector(self) -> list[float]:
+        """The single vector of this input (raises for failures and multi-segment video)."""
+        if self.error is not None:
+            raise self.error
+        if len(self.embeddings) != 1:
+            raise ValueError(
+                f"input {self.index} has {len(self.embeddings)} vectors (a video yields one per "
+                "segment); use .embeddings"
+            )
+        return self.embeddings[0].vector
