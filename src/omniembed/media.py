@@ -7,7 +7,7 @@ import hashlib
 import os
 import urllib.parse
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from .errors import EmptyInputError, MediaNotFoundError, UnsupportedMediaError
 from .mime import SNIFF_BYTES, Modality, guess_mime_from_name, modality_of, sniff_mime
@@ -93,7 +93,7 @@ class Media:
         )
 
     @classmethod
-    def coerce(cls, value: Media | str | os.PathLike[str] | bytes) -> Media:
+    def coerce(cls, value: Media | str | os.PathLike[Any] | bytes | bytearray) -> Media:
         """A `Media` from a Media, path, URI or bytes (for adapters taking loose input)."""
         if isinstance(value, Media):
             return value
@@ -227,11 +227,15 @@ class Media:
         data = response.content
         if not data:
             raise EmptyInputError("the download was empty", source=self._uri)
+        # Keep the body: validation, hashing and sending each read it.
+        self._data = data
         self._size = len(data)
         if self._mime is None:
-            self._mime = sniff_mime(data[:SNIFF_BYTES]) or response.headers.get(
-                "content-type", ""
-            ).split(";")[0] or None
+            self._mime = (
+                sniff_mime(data[:SNIFF_BYTES])
+                or response.headers.get("content-type", "").split(";")[0]
+                or None
+            )
         return data
 
     def content_hash(self) -> str:

@@ -45,9 +45,7 @@ class Task(str, Enum):
             return cls[str(value).strip().upper()]
         except KeyError:
             names = ", ".join(t.name for t in cls)
-            raise InvalidParameterError(
-                f"unknown task {value!r}; use one of {names}"
-            ) from None
+            raise InvalidParameterError(f"unknown task {value!r}; use one of {names}") from None
 
 
 _QUERY_TASKS = frozenset(

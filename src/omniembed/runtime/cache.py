@@ -131,9 +131,7 @@ class SQLiteCache:
         rows = [(k, encode_embeddings(v)) for k, v in entries.items()]
         with conn:  # one transaction
             conn.execute("BEGIN IMMEDIATE")
-            conn.executemany(
-                "INSERT OR REPLACE INTO embeddings (key, value) VALUES (?, ?)", rows
-            )
+            conn.executemany("INSERT OR REPLACE INTO embeddings (key, value) VALUES (?, ?)", rows)
 
     def __len__(self) -> int:
         return int(self._connect().execute("SELECT COUNT(*) FROM embeddings").fetchone()[0])

@@ -310,7 +310,7 @@ class _Job:
             return {}
         entries: dict[str, list[Embedding]] = {}
         with self._lock:
-            for item, outcome in zip(batch, outcomes):
+            for item, outcome in zip(batch, outcomes, strict=True):
                 members = (item, *item.duplicates)
                 if isinstance(outcome, OmniEmbedError):
                     result = ItemOutcome(error=outcome)

@@ -1,0 +1,37 @@
+"""Image re-encoding with Pillow (a model that takes only PNG/JPEG still accepts WEBP/GIF/...)."""
+
+from __future__ import annotations
+
+import io
+
+from .errors import UnsupportedMediaError
+from .media import Media
+from .probe import require
+
+
+def reencode(media: Media, image_format: str = "PNG", max_side: int | None = None) -> bytes:
+    """The image as ``image_format`` bytes, optionally downscaled so no side exceeds
+    ``max_side`` (aspect ratio kept). PNG is lossless; JPEG is written at quality 90."""
+    pil = require("PIL.Image", purpose="re-encode images")
+    try:
+        with pil.open(io.BytesIO(media.read_bytes())) as image:
+            image.load()
+            if max_side is not None and max(image.size) > max_side:
+                image.thumbnail((max_side, max_side), pil.Resampling.LANCZOS)
+            if image_format.upper() == "JPEG" and image.mode not in ("RGB", "L"):
+                image = image.convert("RGB")
+            elif image.mode not in ("RGB", "RGBA", "L", "LA", "P"):
+                image = image.convert("RGBA")
+            out = io.BytesIO()
+            image.save(out, format=image_format.upper(), **_save_options(image_format))
+            return out.getvalue()
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise UnsupportedMediaError(
+            f"the image cannot be decoded ({exc}); is the file corrupt?", source=media.source
+        ) from exc
+
+
+def _save_options(image_format: str) -> dict[str, object]:
+    if image_format.upper() == "JPEG":
+        return {"quality": 90, "optimize": True}
+    return {"optimize": False}

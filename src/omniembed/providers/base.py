@@ -1,0 +1,294 @@
+"""What every embedder shares: input normalization, the runtime, result assembly.
+
+A provider subclass implements three hooks — `_prepare` (one input → work items, with
+every local check), `_send_batch` and `_asend_batch` (one batch → one outcome per item) —
+and inherits `embed`/`aembed` with batching, concurrency, rate limiting, retries,
+caching and progress from `omniembed.runtime`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Any, ClassVar, TypeAlias
+
+from pydantic import SecretStr
+
+from ..errors import EmptyInputError, InputError, OmniEmbedError, PartialFailureError
+from ..media import Media
+from ..runtime.batching import WorkItem
+from ..runtime.cache import EmbeddingCache, SQLiteCache
+from ..runtime.rate_limit import RateLimiter
+from ..runtime.retry import RetryPolicy
+from ..runtime.runner import BatchOutcome, ItemOutcome, Runner, RunStats
+from ..tasks import Task
+from ..types import EmbeddingResult
+
+#: One input after normalization: its parts in order (text and media).
+Parts: TypeAlias = "tuple[str | Media, ...]"
+
+
+def as_secret(value: str | SecretStr | None, *env_vars: str) -> SecretStr | None:
+    """A `SecretStr` from an explicit value or the first set environment variable."""
+    if isinstance(value, SecretStr):
+        return value if value.get_secret_value() else None
+    if value:
+        return SecretStr(value)
+    for name in env_vars:
+        found = os.environ.get(name)
+        if found:
+            return SecretStr(found)
+    return None
+
+
+def normalize_input(value: object, index: int) -> Parts:
+    """An input as a tuple of parts; raises `InputError` naming the input."""
+    if isinstance(value, (str, Media)):
+        parts: tuple[object, ...] = (value,)
+    elif isinstance(value, (os.PathLike, bytes, bytearray)):
+        parts = (value,)
+    elif isinstance(value, (list, tuple)):
+        parts = tuple(value)
+    else:
+        raise InputError(
+            f"cannot embed a {type(value).__name__}; pass text, a Media, or a list of them",
+            index=index,
+        )
+    out: list[str | Media] = []
+    for part in parts:
+        if isinstance(part, str):
+            if part.strip():
+                out.append(part)
+        elif isinstance(part, Media):
+            out.append(part)
+        elif isinstance(part, (os.PathLike, bytes, bytearray)):
+            try:
+                out.append(Media.coerce(part))
+            except InputError as exc:
+                raise exc.at(index) from exc
+        else:
+            raise InputError(
+                f"an interleaved input may hold text and Media, not {type(part).__name__}",
+                index=index,
+            )
+    if not out:
+        raise EmptyInputError("nothing to embed (empty or blank text)", index=index)
+    return tuple(out)
+
+
+class Embedder(ABC):
+    """Base class of the provider embedders (`GeminiEmbedder`, ...)."""
+
+    provider: ClassVar[str]
+
+    def __init__(
+        self,
+        *,
+        model: str,
+        default_task: Task | str = Task.RETRIEVAL_DOCUMENT,
+        max_concurrency: int = 16,
+        requests_per_minute: float | None = None,
+        rate_limiter: RateLimiter | None = None,
+        max_retries: int = 6,
+        retry_policy: RetryPolicy | None = None,
+        timeout: float | None = 60.0,
+        cache: EmbeddingCache | str | os.PathLike[str] | None = None,
+        progress: bool = False,
+        max_batch_size: int = 1,
+        max_batch_bytes: int | None = None,
+    ):
+        """Runtime knobs shared by all providers.
+
+        ``max_concurrency`` bounds requests in flight; ``requests_per_minute`` paces them
+        (or share one ``rate_limiter`` between clients drawing on one quota);
+        ``max_retries``/``retry_policy`` govern retries of 408/429/5xx and connection
+        errors; ``cache`` is an `EmbeddingCache` or a path to a SQLite cache file;
+        ``progress`` shows a progress bar. ``max_batch_size``/``max_batch_bytes`` are the
+        provider's per-request limits.
+        """
+        self.model = model
+        parsed = Task.parse(default_task)
+        assert parsed is not None
+        self.default_task = parsed
+        self.timeout = timeout
+        if rate_limiter is None and requests_per_minute:
+            rate_limiter = RateLimiter(requests_per_minute)
+        if cache is not None and not isinstance(cache, EmbeddingCache):
+            cache = SQLiteCache(cache)
+        self._runner = Runner(
+            max_batch_size=max_batch_size,
+            max_batch_weight=max_batch_bytes,
+            max_concurrency=max_concurrency,
+            rate_limiter=rate_limiter,
+            retry=retry_policy or RetryPolicy(max_retries=max_retries),
+            cache=cache,
+            progress=progress,
+            description=f"{self.provider}:{model}",
+        )
+
+    # --- public API ----------------------------------------------------------------------
+
+    @property
+    def cache(self) -> EmbeddingCache | None:
+        return self._runner.cache
+
+    @property
+    def rate_limiter(self) -> RateLimiter | None:
+        return self._runner.rate_limiter
+
+    @property
+    def max_concurrency(self) -> int:
+        return self._runner.max_concurrency
+
+    @property
+    def last_stats(self) -> RunStats:
+        """Requests, retries and cache hits of the most recent call."""
+        return self._runner.last_stats
+
+    def embed(
+        self,
+        inputs: object,
+        task: Task | str | None = None,
+        *,
+        titles: Sequence[str | None] | None = None,
+        raise_on_error: bool = True,
+        progress: bool | None = None,
+    ) -> list[EmbeddingResult]:
+        """Embed inputs in order; one `EmbeddingResult` per input.
+
+        An input is a text, a `Media` (or a path), or a list of them embedded together as
+        one interleaved input where the model supports it. ``task`` defaults to the
+        embedder's ``default_task`` (RETRIEVAL_DOCUMENT); ``titles`` gives per-input
+        document titles. Bad inputs raise an `InputError` before any request; if items fail
+        at the service, `PartialFailureError` carries the successful results — or, with
+        ``raise_on_error=False``, failures come back as results with ``.error`` set.
+        """
+        items, bad, count = self._plan(inputs, task, titles, raise_on_error)
+        outcomes = self._runner.run(items, self._send_batch, progress=progress)
+        return _assemble(count, items, outcomes, bad, raise_on_error)
+
+    async def aembed(
+        self,
+        inputs: object,
+        task: Task | str | None = None,
+        *,
+        titles: Sequence[str | None] | None = None,
+        raise_on_error: bool = True,
+        progress: bool | None = None,
+    ) -> list[EmbeddingResult]:
+        """Async `embed`: never blocks the event loop (file reads run in a thread)."""
+        items, bad, count = await asyncio.to_thread(
+            self._plan, inputs, task, titles, raise_on_error
+        )
+        outcomes = await self._runner.arun(items, self._asend_batch, progress=progress)
+        return _assemble(count, items, outcomes, bad, raise_on_error)
+
+    def embed_query(self, text: str, task: Task | str = Task.RETRIEVAL_QUERY) -> list[float]:
+        """One query's vector (query task by default)."""
+        return self.embed([text], task=task)[0].vector
+
+    async def aembed_query(self, text: str, task: Task | str = Task.RETRIEVAL_QUERY) -> list[float]:
+        return (await self.aembed([text], task=task))[0].vector
+
+    # --- provider hooks ------------------------------------------------------------------
+
+    @abstractmethod
+    def _prepare(self, index: int, parts: Parts, task: Task, title: str | None) -> list[WorkItem]:
+        """Check one input locally and turn it into work items (raise `InputError`)."""
+
+    @abstractmethod
+    def _send_batch(self, batch: list[WorkItem]) -> Sequence[BatchOutcome]:
+        """Send one batch (one HTTP request); raise typed `ServiceError`s."""
+
+    @abstractmethod
+    async def _asend_batch(self, batch: list[WorkItem]) -> Sequence[BatchOutcome]:
+        """Async `_send_batch`."""
+
+    # --- internals -----------------------------------------------------------------------
+
+    def _plan(
+        self,
+        inputs: object,
+        task: Task | str | None,
+        titles: Sequence[str | None] | None,
+        raise_on_error: bool,
+    ) -> tuple[list[WorkItem], dict[int, InputError], int]:
+        resolved = Task.parse(task, self.default_task)
+        assert resolved is not None
+        values = _as_list(inputs)
+        if not values:
+            raise EmptyInputError("embed() got no inputs")
+        if titles is not None and len(titles) != len(values):
+            raise InputError(
+                f"titles has {len(titles)} entries for {len(values)} inputs; give one title "
+                "(or None) per input"
+            )
+        items: list[WorkItem] = []
+        bad: dict[int, InputError] = {}
+        for index, value in enumerate(values):
+            try:
+                parts = normalize_input(value, index)
+                title = titles[index] if titles is not None else None
+                items.extend(self._prepare(index, parts, resolved, title))
+            except InputError as exc:
+                bad[index] = exc if exc.index is not None else exc.at(index)
+        if bad and raise_on_error:
+            first = bad[min(bad)]
+            if len(bad) > 1:
+                others = ", ".join(str(i) for i in sorted(bad)[1:6])
+                first.args = (f"{first} (and {len(bad) - 1} more bad inputs: {others}…)",)
+            raise first
+        return items, bad, len(values)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(model={self.model!r})"
+
+    def __getstate__(self) -> dict[str, Any]:
+        raise TypeError(
+            f"{type(self).__name__} holds live clients and credentials and is not picklable; "
+            "pickle its settings instead and build a new one"
+        )
+
+
+def _as_list(inputs: object) -> list[object]:
+    if isinstance(inputs, (str, Media, os.PathLike, bytes)):
+        return [inputs]
+    if isinstance(inputs, (list, tuple)):
+        return list(inputs)
+    if hasattr(inputs, "__iter__"):
+        return list(inputs)
+    return [inputs]
+
+
+def _assemble(
+    count: int,
+    items: Sequence[WorkItem],
+    outcomes: Sequence[ItemOutcome],
+    bad: dict[int, InputError],
+    raise_on_error: bool,
+) -> list[EmbeddingResult]:
+    results = [EmbeddingResult(index=i) for i in range(count)]
+    cached = [True] * count
+    for item, outcome in zip(items, outcomes, strict=True):
+        result = results[item.index]
+        if outcome.error is not None:
+            result.error = result.error or outcome.error
+        elif outcome.embeddings is not None:
+            result.embeddings.extend(outcome.embeddings)
+        cached[item.index] = cached[item.index] and outcome.cached
+    failures: dict[int, Exception] = {}
+    for result in results:
+        if result.index in bad:
+            result.error = bad[result.index]
+        result.cached = cached[result.index] and result.error is None
+        if result.error is not None:
+            result.embeddings = []
+            failures[result.index] = result.error
+    if failures and raise_on_error:
+        raise PartialFailureError(results, failures)
+    return results
+
+
+__all__ = ["Embedder", "OmniEmbedError", "as_secret", "normalize_input"]

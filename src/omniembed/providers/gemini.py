@@ -1,0 +1,524 @@
+"""`GeminiEmbedder`: Google's Gemini embedding models over google-genai, on the Gemini API
+or Vertex AI.
+
+Wire rules this module owns (DESIGN.md §3):
+
+* Gemini API: one ``batchEmbedContents`` call carries ≤100 inputs. google-genai applies
+  one config (taskType, title) to the whole call, so inputs are batched per distinct title.
+  For gemini-embedding-2 each input is its own ``Content`` (a plain list of strings would
+  be merged into ONE content, i.e. one vector).
+* Vertex AI: one content per call (``embedContent`` / ``predict``), run concurrently.
+* gemini-embedding-001 and text-embedding-005 take ``taskType`` (+ ``title`` with
+  RETRIEVAL_DOCUMENT); gemini-embedding-2 never gets ``taskType``: the task goes into a text
+  prefix, and media parts are sent unprefixed.
+* Only full-size vectors come back normalized; truncated ones (``output_dimensionality``)
+  are re-normalized here unless ``normalize=False``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from google import genai
+from google.genai import types as genai_types
+from pydantic import SecretStr
+
+from ..errors import (
+    ConfigurationError,
+    InvalidParameterError,
+    MediaLimitError,
+    MissingCredentialsError,
+    MissingDependencyError,
+    UnsupportedMediaError,
+)
+from ..media import Media
+from ..mime import Modality
+from ..runtime.batching import WorkItem
+from ..runtime.cache import cache_key
+from ..runtime.runner import BatchOutcome
+from ..tasks import Task
+from ..types import Embedding
+from .base import Embedder, Parts, as_secret
+from .gemini_models import Conditioning, GeminiModelSpec, model_spec
+from .gemini_tasks import prefix_text, title_for_task_type
+from .google_errors import map_google_error
+
+logger = logging.getLogger("omniembed.gemini")
+
+# The Gemini API rejects requests over 20 MB; leave room for JSON and base64 overhead.
+_MAX_REQUEST_BYTES = 18 * 1024 * 1024
+_CHARS_PER_TOKEN = 4  # a conservative estimate for the over-length warning
+
+
+@dataclass(frozen=True)
+class _Request:
+    """One input, ready to send: its parts (text already conditioned) and per-call fields."""
+
+    parts: tuple[str | Media, ...]
+    task_type: str | None
+    title: str | None
+    #: Media whose bytes must be re-encoded to PNG before sending (e.g. WEBP images).
+    reencode: frozenset[int] = frozenset()
+
+    @property
+    def modality(self) -> str:
+        kinds = {
+            Modality.TEXT.value if isinstance(p, str) else p.modality.value for p in self.parts
+        }
+        return kinds.pop() if len(kinds) == 1 else "mixed"
+
+
+class GeminiEmbedder(Embedder):
+    """Embeddings from gemini-embedding-2 (multimodal), gemini-embedding-001 or
+    text-embedding-005 (Vertex AI).
+
+    Gemini API: pass ``api_key`` (default: ``GEMINI_API_KEY`` / ``GOOGLE_API_KEY``).
+    Vertex AI: ``vertexai=True`` with ``project``/``location`` (defaults:
+    ``GOOGLE_CLOUD_PROJECT`` / ``GOOGLE_CLOUD_LOCATION``) and Application Default
+    Credentials, or explicit ``credentials`` / ``access_token``, or an express-mode
+    ``api_key``. ``base_url`` points at a proxy, regional endpoint or the emulator.
+
+    ``output_dimensionality`` truncates vectors (Matryoshka); truncated vectors are
+    re-normalized to unit length unless ``normalize=False``.
+    """
+
+    provider = "gemini"
+
+    def __init__(
+        self,
+        model: str = "gemini-embedding-2",
+        *,
+        api_key: str | SecretStr | None = None,
+        vertexai: bool | None = None,
+        project: str | None = None,
+        location: str | None = None,
+        credentials: Any | None = None,
+        access_token: str | SecretStr | None = None,
+        base_url: str | None = None,
+        api_version: str | None = None,
+        output_dimensionality: int | None = None,
+        normalize: bool = True,
+        default_task: Task | str = Task.RETRIEVAL_DOCUMENT,
+        max_concurrency: int = 16,
+        requests_per_minute: float | None = None,
+        max_retries: int = 6,
+        timeout: float | None = 60.0,
+        cache: Any = None,
+        progress: bool = False,
+        **runtime: Any,
+    ):
+        self.spec: GeminiModelSpec = model_spec(model)
+        self.vertexai = _env_flag("GOOGLE_GENAI_USE_VERTEXAI") if vertexai is None else vertexai
+        self.output_dimensionality = output_dimensionality
+        self.normalize = normalize
+        self.base_url = base_url
+        self._check_model_and_dimension(model)
+        self._max_batch = 1 if self.vertexai else 100
+        super().__init__(
+            model=model,
+            default_task=default_task,
+            max_concurrency=max_concurrency,
+            requests_per_minute=requests_per_minute,
+            max_retries=max_retries,
+            timeout=timeout,
+            cache=cache,
+            progress=progress,
+            max_batch_size=self._max_batch,
+            max_batch_bytes=_MAX_REQUEST_BYTES,
+            **runtime,
+        )
+        self._client = self._build_client(
+            api_key, project, location, credentials, access_token, api_version
+        )
+
+    # --- construction --------------------------------------------------------------------
+
+    @property
+    def backend(self) -> str:
+        return "vertex" if self.vertexai else "gemini-api"
+
+    def _check_model_and_dimension(self, model: str) -> None:
+        if not self.vertexai and not self.spec.gemini_api:
+            raise ConfigurationError(
+                f"{model} is served only on Vertex AI; pass vertexai=True (with project= and "
+                "location=), or use gemini-embedding-001 / gemini-embedding-2"
+            )
+        dim = self.output_dimensionality
+        if dim is None:
+            return
+        top = self.spec.default_dimension
+        if not isinstance(dim, int) or dim < self.spec.min_dimension or (top and dim > top):
+            allowed = f"{self.spec.min_dimension}..{top}" if top else "a positive integer"
+            raise InvalidParameterError(
+                f"output_dimensionality={dim!r} is not allowed for {model}; use {allowed} "
+                "(768, 1536 and 3072 are the recommended sizes)"
+            )
+
+    def _build_client(
+        self,
+        api_key: str | SecretStr | None,
+        project: str | None,
+        location: str | None,
+        credentials: Any | None,
+        access_token: str | SecretStr | None,
+        api_version: str | None,
+    ) -> genai.Client:
+        http_options = genai_types.HttpOptions(
+            base_url=self.base_url,
+            api_version=api_version,
+            timeout=int(self.timeout * 1000) if self.timeout else None,
+            # One try per call: the runtime owns retries (and google-genai's aiohttp path
+            # would otherwise sleep 1-10 s on a connection error by itself).
+            retry_options=genai_types.HttpRetryOptions(attempts=1),
+        )
+        token = as_secret(access_token)
+        if token is not None and credentials is None:
+            credentials = _token_credentials(token)
+        if not self.vertexai:
+            key = as_secret(api_key, "GEMINI_API_KEY", "GOOGLE_API_KEY")
+            if key is None:
+                raise MissingCredentialsError(
+                    "no Gemini API key: pass api_key= or set GEMINI_API_KEY (for Vertex AI, "
+                    "pass vertexai=True with project=)"
+                )
+            self._secret: SecretStr | None = key
+            return genai.Client(
+                vertexai=False, api_key=key.get_secret_value(), http_options=http_options
+            )
+        key = as_secret(api_key)
+        if key is not None and credentials is None:  # Vertex AI express mode
+            self._secret = key
+            return genai.Client(
+                vertexai=True, api_key=key.get_secret_value(), http_options=http_options
+            )
+        self._secret = None
+        project = project or os.environ.get("GOOGLE_CLOUD_PROJECT")
+        location = location or os.environ.get("GOOGLE_CLOUD_LOCATION") or "us-central1"
+        if credentials is None:
+            credentials, adc_project = _default_credentials()
+            project = project or adc_project
+        if not project:
+            raise MissingCredentialsError(
+                "Vertex AI needs a project: pass project= or set GOOGLE_CLOUD_PROJECT"
+            )
+        self.project, self.location = project, location
+        return genai.Client(
+            vertexai=True,
+            project=project,
+            location=location,
+            credentials=credentials,
+            http_options=http_options,
+        )
+
+    # --- preparing inputs ----------------------------------------------------------------
+
+    def _prepare(self, index: int, parts: Parts, task: Task, title: str | None) -> list[WorkItem]:
+        request = self._condition(index, parts, task, title)
+        key = cache_key(
+            "gemini",
+            self.backend,
+            self.spec.name,
+            self.output_dimensionality,
+            self.normalize,
+            task.value,
+            request.task_type,
+            request.title,
+            [p if isinstance(p, str) else [p.mime_type, p.content_hash()] for p in request.parts],
+        )
+        weight = sum(
+            len(p.encode()) if isinstance(p, str) else (p.size or 0) * 4 // 3 for p in request.parts
+        )
+        # google-genai sends one config per call, so inputs batch only with equal titles.
+        return [WorkItem(index, request, key, group=request.title, weight=weight)]
+
+    def _condition(self, index: int, parts: Parts, task: Task, title: str | None) -> _Request:
+        texts = [p for p in parts if isinstance(p, str)]
+        media = [p for p in parts if isinstance(p, Media)]
+        self._warn_if_long(index, texts)
+        if self.spec.conditioning is Conditioning.TASK_TYPE:
+            if media:
+                raise UnsupportedMediaError(
+                    f"{self.spec.name} embeds text only; use gemini-embedding-2 for images, "
+                    "video, audio and PDFs",
+                    index=index,
+                    source=media[0].source,
+                )
+            return _Request(("\n".join(texts),), task.value, title_for_task_type(task, title))
+        reencode = self._check_media(index, media)
+        conditioned: list[str | Media] = []
+        prefixed = False
+        for part in parts:
+            if isinstance(part, str) and not prefixed:
+                conditioned.append(prefix_text(part, task, title))
+                prefixed = True
+            else:
+                conditioned.append(part)
+        positions = frozenset(i for i, p in enumerate(conditioned) if id(p) in reencode)
+        return _Request(tuple(conditioned), None, None, positions)
+
+    def _warn_if_long(self, index: int, texts: list[str]) -> None:
+        limit = self.spec.max_tokens
+        estimate = sum(len(t) for t in texts) // _CHARS_PER_TOKEN
+        if limit and estimate > limit:
+            logger.warning(
+                "input %d: about %d tokens, over %s's limit of %d; the service truncates it "
+                "(split long texts into chunks to embed all of it)",
+                index,
+                estimate,
+                self.spec.name,
+                limit,
+            )
+
+    def _check_media(self, index: int, media: list[Media]) -> set[int]:
+        """Check gemini-embedding-2's per-input limits; return ids of images to re-encode."""
+        spec = self.spec
+        reencode: set[int] = set()
+        images = 0
+        for item in media:
+            self._check_reference(index, item)
+            mime = item.mime_type
+            if mime.startswith("image/"):
+                images += 1
+                if mime not in spec.image_mime_types:
+                    if item.is_remote:
+                        raise UnsupportedMediaError(
+                            f"{spec.name} takes PNG or JPEG images, not {mime}",
+                            index=index,
+                            source=item.source,
+                        )
+                    reencode.add(id(item))
+            elif mime.startswith("video/"):
+                if mime not in spec.video_mime_types:
+                    raise UnsupportedMediaError(
+                        f"{spec.name} takes MP4 or MOV video, not {mime}; convert it (e.g. "
+                        "ffmpeg -i in.webm out.mp4)",
+                        index=index,
+                        source=item.source,
+                    )
+                seconds = _probe_or_none(_duration, item)
+                if seconds is not None and seconds > spec.max_video_seconds:
+                    raise MediaLimitError(
+                        f"the video is {seconds:.1f} s long; {spec.name} takes at most "
+                        f"{spec.max_video_seconds:.0f} s per input. Cut it into ≤"
+                        f"{spec.max_video_seconds:.0f} s clips, or use VertexMultimodalEmbedder, "
+                        "which embeds long videos segment by segment",
+                        index=index,
+                        source=item.source,
+                    )
+            elif mime == "application/pdf":
+                pages = _probe_or_none(_pages, item)
+                if pages is not None and pages > spec.max_pdf_pages:
+                    raise MediaLimitError(
+                        f"the PDF has {pages} pages; {spec.name} takes at most "
+                        f"{spec.max_pdf_pages} pages per input. Embed it page by page "
+                        "(PDFPageReader / PDFPageLoader) or in ≤6-page parts",
+                        index=index,
+                        source=item.source,
+                    )
+            elif mime.startswith("audio/"):
+                if mime not in spec.audio_mime_types:
+                    raise UnsupportedMediaError(
+                        f"{spec.name} takes MP3 or WAV audio, not {mime}",
+                        index=index,
+                        source=item.source,
+                    )
+            else:
+                raise UnsupportedMediaError(
+                    f"{spec.name} does not embed {mime}", index=index, source=item.source
+                )
+            if not item.is_remote and (item.size or 0) > _MAX_REQUEST_BYTES:
+                raise MediaLimitError(
+                    f"the file is {(item.size or 0) / 2**20:.1f} MiB; inline media must stay under "
+                    f"{_MAX_REQUEST_BYTES // 2**20} MiB per request"
+                    + ("; pass a gs:// URI instead" if self.vertexai else ""),
+                    index=index,
+                    source=item.source,
+                )
+        if images > spec.max_images:
+            raise MediaLimitError(
+                f"{images} images in one input; {spec.name} takes at most {spec.max_images}. "
+                "Split them over several inputs",
+                index=index,
+            )
+        return reencode
+
+    def _check_reference(self, index: int, item: Media) -> None:
+        if not item.is_remote:
+            return
+        if item.scheme == "gs" and not self.vertexai:
+            raise UnsupportedMediaError(
+                "gs:// URIs work only on Vertex AI (vertexai=True); on the Gemini API pass a "
+                "local file, bytes or an http(s) URL",
+                index=index,
+                source=item.source,
+            )
+        if item.scheme == "oss":
+            raise UnsupportedMediaError(
+                "oss:// URIs are DashScope's; Gemini cannot read them",
+                index=index,
+                source=item.source,
+            )
+        if item.scheme in ("http", "https"):
+            item.read_bytes()  # download once, so the checks and the request see the bytes
+
+    # --- sending -------------------------------------------------------------------------
+
+    def _config(self, request: _Request) -> genai_types.EmbedContentConfig:
+        return genai_types.EmbedContentConfig(
+            task_type=request.task_type,
+            title=request.title,
+            output_dimensionality=self.output_dimensionality,
+        )
+
+    def _contents(self, batch: list[WorkItem]) -> list[genai_types.Content]:
+        contents = []
+        for item in batch:
+            request: _Request = item.payload
+            parts = []
+            for position, part in enumerate(request.parts):
+                if isinstance(part, str):
+                    parts.append(genai_types.Part(text=part))
+                elif part.is_remote and part.scheme == "gs":
+                    parts.append(
+                        genai_types.Part.from_uri(file_uri=part.source, mime_type=part.mime_type)
+                    )
+                elif position in request.reencode:
+                    parts.append(_png_part(part))
+                else:
+                    parts.append(
+                        genai_types.Part.from_bytes(
+                            data=part.read_bytes(), mime_type=part.mime_type
+                        )
+                    )
+            contents.append(genai_types.Content(parts=parts))
+        return contents
+
+    def _send_batch(self, batch: list[WorkItem]) -> Sequence[BatchOutcome]:
+        request: _Request = batch[0].payload
+        contents = self._contents(batch)
+        try:
+            response = self._client.models.embed_content(
+                model=self.model, contents=contents, config=self._config(request)
+            )
+        except Exception as exc:
+            raise _typed(exc) from exc
+        return self._outcomes(batch, response)
+
+    async def _asend_batch(self, batch: list[WorkItem]) -> Sequence[BatchOutcome]:
+        request: _Request = batch[0].payload
+        has_media = any(not isinstance(p, str) for item in batch for p in item.payload.parts)
+        # Reading media is file I/O: keep it off the event loop.
+        contents = (
+            await asyncio.to_thread(self._contents, batch) if has_media else self._contents(batch)
+        )
+        try:
+            response = await self._client.aio.models.embed_content(
+                model=self.model, contents=contents, config=self._config(request)
+            )
+        except Exception as exc:
+            raise _typed(exc) from exc
+        return self._outcomes(batch, response)
+
+    def _outcomes(
+        self, batch: list[WorkItem], response: genai_types.EmbedContentResponse
+    ) -> list[BatchOutcome]:
+        embeddings = response.embeddings or []
+        if len(embeddings) != len(batch):
+            return [
+                ConfigurationError(
+                    f"the service returned {len(embeddings)} vectors for {len(batch)} inputs"
+                )
+                for _ in batch
+            ]
+        truncated = self.output_dimensionality is not None and self.normalize
+        out: list[BatchOutcome] = []
+        for item, embedding in zip(batch, embeddings, strict=True):
+            values = list(embedding.values or [])
+            if truncated:
+                values = _l2_normalize(values)
+            out.append([Embedding(values, modality=item.payload.modality)])
+        return out
+
+    def __repr__(self) -> str:
+        dims = (
+            f", output_dimensionality={self.output_dimensionality}"
+            if self.output_dimensionality
+            else ""
+        )
+        return f"GeminiEmbedder(model={self.model!r}, backend={self.backend!r}{dims})"
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+def _typed(exc: Exception) -> Exception:
+    return map_google_error(exc, provider="gemini") or exc
+
+
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes")
+
+
+def _l2_normalize(values: list[float]) -> list[float]:
+    norm = math.hypot(*values)
+    return [v / norm for v in values] if norm > 0 else values
+
+
+def _token_credentials(token: SecretStr) -> Any:
+    from google.oauth2.credentials import Credentials
+
+    return Credentials(token=token.get_secret_value())  # type: ignore[no-untyped-call]
+
+
+def _default_credentials() -> tuple[Any, str | None]:
+    import google.auth
+    from google.auth.exceptions import DefaultCredentialsError
+
+    try:
+        return google.auth.default(scopes=["https://www.googleapis.com/auth/cloud-platform"])
+    except DefaultCredentialsError as exc:
+        raise MissingCredentialsError(
+            "no Google Cloud credentials found for Vertex AI: run `gcloud auth "
+            "application-default login`, set GOOGLE_APPLICATION_CREDENTIALS, or pass "
+            "credentials= / access_token= / an express-mode api_key="
+        ) from exc
+
+
+def _duration(item: Media) -> float:
+    from ..probe import media_duration_sec
+
+    return media_duration_sec(item)
+
+
+def _pages(item: Media) -> int:
+    from ..probe import pdf_page_count
+
+    return pdf_page_count(item)
+
+
+_warned_missing: set[str] = set()
+
+
+def _probe_or_none(probe: Any, item: Media) -> Any:
+    """Run a local probe; without the decoder installed, leave that limit to the service."""
+    if item.scheme == "gs":  # not readable here; the service checks it
+        return None
+    try:
+        return probe(item)
+    except MissingDependencyError as exc:
+        if str(exc) not in _warned_missing:
+            _warned_missing.add(str(exc))
+            logger.warning("%s; the service will check this limit instead", exc)
+        return None
+
+
+def _png_part(item: Media) -> genai_types.Part:
+    from ..imaging import reencode
+
+    return genai_types.Part.from_bytes(data=reencode(item, "PNG"), mime_type="image/png")
