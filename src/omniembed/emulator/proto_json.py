@@ -49,13 +49,14 @@ def read_fields(value: object, path: str, names: Iterable[str]) -> dict[str, Any
         by_alias[snake(name)] = name
     fields: dict[str, Any] = {}
     for key, item in value.items():
-        name = by_alias.get(key)
-        if name is None:
+        known = by_alias.get(key)
+        if known is None:
             where = f" at '{path}'" if path else ""
-            raise _payload_error(f'Invalid JSON payload received. Unknown name "{key}"{where}: '
-                                 "Cannot find field.")
+            raise _payload_error(
+                f'Invalid JSON payload received. Unknown name "{key}"{where}: Cannot find field.'
+            )
         if item is not None:  # proto-JSON treats null as "not set"
-            fields[name] = item
+            fields[known] = item
     return fields
 
 
@@ -66,7 +67,7 @@ def as_str(value: object, path: str) -> str:
 
 
 def as_int(value: object, path: str) -> int:
-    """An int32 field: a JSON number without fraction, or a decimal string (proto-JSON allows both)."""
+    """An int32: a JSON number without fraction, or a decimal string (proto-JSON allows both)."""
     if isinstance(value, bool):
         raise _bad_value(path, "TYPE_INT32", value)
     if isinstance(value, int):

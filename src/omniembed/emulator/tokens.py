@@ -8,8 +8,13 @@ flat rates (258 tokens per image or PDF page, 263 per video second, 32 per audio
 
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Sequence
 from functools import lru_cache
+
+from ..mime import Modality
+from .contents import MediaPart, Part, TextPart, UriPart, content_text
 
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
 _PIECE = re.compile(rf"[{_CJK}]|[^\W{_CJK}]+|[^\w\s]")
@@ -40,3 +45,41 @@ def count_text_tokens(text: str) -> int:
 def billable_characters(text: str) -> int:
     """Vertex bills characters without whitespace ("Hello, world!" -> 12)."""
     return sum(1 for ch in text if not ch.isspace())
+
+
+def content_tokens(parts: Sequence[Part], max_text_tokens: int | None = None) -> dict[str, int]:
+    """Estimated prompt tokens of one content by modality (``TEXT``, ``IMAGE``, ...)."""
+    counts: dict[str, int] = {}
+    text = content_text(parts)
+    if any(isinstance(p, TextPart) for p in parts):
+        n = count_text_tokens(text)
+        counts["TEXT"] = n if max_text_tokens is None else min(n, max_text_tokens)
+    for part in parts:
+        if isinstance(part, TextPart):
+            continue
+        name = part.modality.value.upper()
+        counts[name] = counts.get(name, 0) + _media_tokens(part)
+    return counts
+
+
+def _media_tokens(part: MediaPart | UriPart) -> int:
+    if isinstance(part, UriPart):
+        return TOKENS_PER_IMAGE  # unknown size: the emulator never fetches the file
+    if part.modality is Modality.VIDEO:
+        return math.ceil(part.seconds or 0.0) * TOKENS_PER_VIDEO_SECOND
+    if part.modality is Modality.AUDIO:
+        return math.ceil((part.seconds or 0.0) * TOKENS_PER_AUDIO_SECOND)
+    if part.modality is Modality.DOCUMENT:
+        return (part.pages or 1) * TOKENS_PER_PDF_PAGE
+    return TOKENS_PER_IMAGE
+
+
+def add_counts(total: dict[str, int], more: dict[str, int]) -> None:
+    for modality, n in more.items():
+        total[modality] = total.get(modality, 0) + n
+
+
+def modality_details(counts: dict[str, int]) -> list[dict[str, object]]:
+    """``[{"modality": "TEXT", "tokenCount": N}, ...]``, text first."""
+    order = ("TEXT", "IMAGE", "VIDEO", "AUDIO", "DOCUMENT")
+    return [{"modality": m, "tokenCount": counts[m]} for m in order if m in counts]

@@ -287,6 +287,10 @@ def _assemble(
             result.embeddings = []
             failures[result.index] = result.error
     if failures and raise_on_error:
+        distinct = {id(e) for e in failures.values()}
+        if len(failures) == count and len(distinct) == 1:
+            # Nothing succeeded and one cause explains it (bad key, unknown model, ...).
+            raise next(iter(failures.values()))
         raise PartialFailureError(results, failures)
     return results
 

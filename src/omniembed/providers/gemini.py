@@ -169,6 +169,10 @@ class GeminiEmbedder(Embedder):
         access_token: str | SecretStr | None,
         api_version: str | None,
     ) -> genai.Client:
+        if api_version is None and not self.vertexai:
+            # google-genai 3.x defaults to v1; the embedding and batch-job routes the service
+            # documents (and the recorded traffic) are v1beta.
+            api_version = "v1beta"
         http_options = genai_types.HttpOptions(
             base_url=self.base_url,
             api_version=api_version,
@@ -241,16 +245,19 @@ class GeminiEmbedder(Embedder):
         texts = [p for p in parts if isinstance(p, str)]
         media = [p for p in parts if isinstance(p, Media)]
         self._warn_if_long(index, texts)
-        if self.spec.conditioning is Conditioning.TASK_TYPE:
-            if media:
-                raise UnsupportedMediaError(
-                    f"{self.spec.name} embeds text only; use gemini-embedding-2 for images, "
-                    "video, audio and PDFs",
-                    index=index,
-                    source=media[0].source,
-                )
-            return _Request(("\n".join(texts),), task.value, title_for_task_type(task, title))
+        if media and not self.spec.multimodal:
+            raise UnsupportedMediaError(
+                f"{self.spec.name} embeds text only; use gemini-embedding-2 for images, "
+                "video, audio and PDFs",
+                index=index,
+                source=media[0].source,
+            )
         reencode = self._check_media(index, media)
+        if self.spec.conditioning is Conditioning.TASK_TYPE:
+            kept: tuple[str | Media, ...] = ("\n".join(texts),) if not media else parts
+            return _Request(
+                kept, task.value, title_for_task_type(task, title), _positions(kept, reencode)
+            )
         conditioned: list[str | Media] = []
         prefixed = False
         for part in parts:
@@ -259,8 +266,7 @@ class GeminiEmbedder(Embedder):
                 prefixed = True
             else:
                 conditioned.append(part)
-        positions = frozenset(i for i, p in enumerate(conditioned) if id(p) in reencode)
-        return _Request(tuple(conditioned), None, None, positions)
+        return _Request(tuple(conditioned), None, None, _positions(conditioned, reencode))
 
     def _warn_if_long(self, index: int, texts: list[str]) -> None:
         limit = self.spec.max_tokens
@@ -455,6 +461,10 @@ class GeminiEmbedder(Embedder):
 
 
 # --- helpers -------------------------------------------------------------------------------
+
+
+def _positions(parts: Sequence[str | Media], ids: set[int]) -> frozenset[int]:
+    return frozenset(i for i, p in enumerate(parts) if id(p) in ids)
 
 
 def _typed(exc: Exception) -> Exception:

@@ -48,7 +48,14 @@ GEMINI_MODELS: dict[str, GeminiModelSpec] = {
             max_tokens=8192,
             conditioning=Conditioning.TEXT_PREFIX,
             multimodal=True,
-            aliases=("gemini-embedding-2-preview",),
+        ),
+        # The preview took taskType like 001; the GA model reads the task from a text prefix.
+        GeminiModelSpec(
+            "gemini-embedding-2-preview",
+            default_dimension=3072,
+            max_tokens=8192,
+            conditioning=Conditioning.TASK_TYPE,
+            multimodal=True,
         ),
         GeminiModelSpec(
             "text-embedding-005",
@@ -71,7 +78,7 @@ def model_spec(model: str) -> GeminiModelSpec:
     for spec in GEMINI_MODELS.values():
         if name == spec.name or name in spec.aliases:
             return spec
-    if name.startswith("gemini-embedding-2"):
+    if name.startswith("gemini-embedding-2"):  # a dated or regional variant
         base = GEMINI_MODELS["gemini-embedding-2"]
         return GeminiModelSpec(**{**base.__dict__, "name": name, "aliases": ()})
     return GeminiModelSpec(

@@ -1,0 +1,17 @@
+"""An offline HTTP server that speaks Google's embedding wire protocols (Gemini API and
+Vertex AI) so the real google-genai SDK and REST clients can run against it in tests,
+demos and CI. Vectors are deterministic stand-ins, not a model.
+
+    from omniembed.emulator import Emulator
+
+    with Emulator() as emu:
+        client = genai.Client(api_key="k", http_options=types.HttpOptions(base_url=emu.base_url))
+"""
+
+from __future__ import annotations
+
+from .faults import FAULT_KINDS
+from .records import RequestRecord
+from .server import Emulator
+
+__all__ = ["FAULT_KINDS", "Emulator", "RequestRecord"]

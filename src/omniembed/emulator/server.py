@@ -1,0 +1,204 @@
+"""`Emulator`: the aiohttp app served from a background thread with its own event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import threading
+from collections.abc import Mapping
+from types import TracebackType
+
+from aiohttp import web
+
+from .app import Dispatcher
+from .faults import FaultPlan, check_faults
+from .quotas import QuotaBook
+from .records import RequestLog, RequestRecord
+
+logger = logging.getLogger("omniembed.emulator")
+
+#: How long `stop()` lets in-flight requests (e.g. a "slow" fault) finish before cancelling.
+SHUTDOWN_GRACE_S = 0.5
+
+
+class Emulator:
+    """An offline, wire-compatible stand-in for Google's embedding APIs on a real HTTP port.
+
+    Serves the Gemini API (``/v1beta/models/{m}:batchEmbedContents`` ...) and Vertex AI
+    (``/v1/projects/{p}/locations/{l}/publishers/google/models/{m}:predict`` ...) with
+    deterministic stand-in vectors (see `omniembed.emulator.vectors`; not a model).
+
+    Knobs (plain attributes; change them while it runs):
+
+    - ``latency_ms``: delay before every answer (``asyncio.sleep``, other requests go on).
+    - ``quotas``: requests per minute per route, e.g. ``{"batchEmbedContents": 600,
+      "*": 1200}``; over quota answers 429 with ``RetryInfo.retryDelay`` and a
+      ``Retry-After`` header holding seconds, possibly fractional (``"0.5"``).
+    - ``faults``: per-request probabilities ``{"429", "500", "503", "reset", "slow"}`` plus
+      ``slow_seconds`` (default 30) and ``retry_delay_s`` (default 1, the 429's delay),
+      drawn from ``random.Random(seed)``; `inject` scripts exact outcomes first.
+    - ``api_key``: when set, Gemini API requests need it in ``x-goog-api-key`` or ``?key=``
+      and Vertex requests as ``Authorization: Bearer <key>`` or ``x-goog-api-key``.
+
+    Use ``with Emulator() as emu:`` or `start`/`stop`; ``emu.base_url`` goes into
+    ``types.HttpOptions(base_url=...)``; ``emu.requests`` lists what was received.
+    """
+
+    def __init__(
+        self,
+        port: int = 0,
+        host: str = "127.0.0.1",
+        latency_ms: float = 0,
+        quotas: Mapping[str, float] | None = None,
+        faults: Mapping[str, float] | None = None,
+        api_key: str | None = None,
+        seed: int = 0,
+    ) -> None:
+        check_faults(faults)
+        self.host = host
+        self.port = port
+        self.latency_ms = latency_ms
+        self.quotas = quotas
+        self.faults = faults
+        self.api_key = api_key
+        self.seed = seed
+        self._log = RequestLog()
+        self._fault_plan = FaultPlan(seed)
+        self._quota_book = QuotaBook()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    def start(self) -> Emulator:
+        """Bind the port and serve from a daemon thread; returns self. Idempotent."""
+        if self._thread is not None:
+            return self
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((self.host, self.port))
+        except OSError:
+            sock.close()
+            raise
+        self.port = sock.getsockname()[1]
+        loop = asyncio.new_event_loop()
+        ready = threading.Event()
+        failure: list[BaseException] = []
+        thread = threading.Thread(
+            target=self._serve,
+            args=(loop, sock, ready, failure),
+            name="omniembed-emulator",
+            daemon=True,
+        )
+        thread.start()
+        ready.wait()
+        if failure:
+            thread.join()
+            raise RuntimeError(f"the emulator could not start: {failure[0]}") from failure[0]
+        self._loop, self._thread = loop, thread
+        logger.info("emulator serving on %s", self.base_url)
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and release the port (in-flight requests get a short grace)."""
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None:
+            return
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join()
+        self._loop = self._thread = None
+        logger.info("emulator on port %s stopped", self.port)
+
+    def serve_forever(self) -> None:
+        """Serve until Ctrl-C (for the CLI)."""
+        self.start()
+        try:
+            while self._thread is not None and self._thread.is_alive():
+                self._thread.join(0.5)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.stop()
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def _serve(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        sock: socket.socket,
+        ready: threading.Event,
+        failure: list[BaseException],
+    ) -> None:
+        asyncio.set_event_loop(loop)
+        dispatcher = Dispatcher(self, self._log, self._fault_plan, self._quota_book)
+        runner = web.AppRunner(
+            dispatcher.application(), access_log=None, shutdown_timeout=SHUTDOWN_GRACE_S
+        )
+        try:
+            loop.run_until_complete(runner.setup())
+            loop.run_until_complete(web.SockSite(runner, sock).start())
+        except BaseException as exc:  # report to start() instead of dying silently
+            failure.append(exc)
+            sock.close()
+            ready.set()
+            loop.close()
+            return
+        ready.set()
+        try:
+            loop.run_forever()
+        finally:
+            loop.run_until_complete(runner.cleanup())
+            loop.run_until_complete(loop.shutdown_default_executor())
+            loop.close()
+
+    # --- what tests look at -----------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:PORT`` (a wildcard host is shown as loopback)."""
+        host = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(self.host, self.host)
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None
+
+    @property
+    def requests(self) -> list[RequestRecord]:
+        """Copies of the records of every request received so far, in arrival order."""
+        return self._log.snapshot()
+
+    def clear_requests(self) -> None:
+        self._log.clear()
+
+    def inject(self, *outcomes: str) -> None:
+        """Script the next requests' outcomes, in order: "429", "500", "503", "reset",
+        "slow" or "ok". They apply before (and instead of) random faults."""
+        self._fault_plan.inject(*outcomes)
+
+    def reset_quotas(self) -> None:
+        """Refill every quota bucket (e.g. between test phases)."""
+        loop = self._loop
+        if loop is None:
+            self._quota_book.reset()
+        else:
+            loop.call_soon_threadsafe(self._quota_book.reset)
+
+    def __repr__(self) -> str:
+        state = self.base_url if self.running else "stopped"
+        key = "set" if self.api_key else None
+        return f"Emulator({state}, latency_ms={self.latency_ms}, api_key={key})"

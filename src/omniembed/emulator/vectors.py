@@ -1,0 +1,316 @@
+"""Deterministic stand-in vectors. NOT a model: no meaning is learned, only overlap counted.
+
+The guarantees tests and demos rely on:
+
+- the same input and parameters always give the same vector (across runs and machines:
+  hashes are blake2b, random projections use fixed seeds, never Python's ``hash()``);
+- inputs that share words (text, PDF page text) or pixels (images, video frames) have a
+  higher cosine than unrelated inputs;
+- full-dimension vectors are L2-normalized float32, like the real models' full vectors.
+
+Text is feature hashing of lower-cased word pieces into the model's dimension. The task
+reaches the vector as a small extra component (cosine between the same text under two tasks
+is about 0.94), so a test can tell that a task type or task prefix arrived at the server.
+For gemini-embedding-2 the task comes from the client's text prefix
+(``task: search result | query: ...``, ``title: T | text: ...``), which is stripped first so
+a query and a document about the same words still score high. Images and video frames
+become a 32x32 pixel descriptor (8x8 RGB thumbnail + colour histogram) projected with a
+seeded Gaussian matrix; a video is the mean of frames sampled about once a second. PDFs
+embed their page text (or, without text, their first page as an image). Audio uses byte
+statistics. Interleaved parts are summed, then normalized.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import math
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from ..mime import Modality
+from .contents import PDFIUM_LOCK, MediaPart, Part, TextPart, UriPart, content_text
+from .models import EmbeddingModel
+from .tokens import pieces
+
+Vector = npt.NDArray[np.float32]
+
+#: Weight of the task component against a unit content vector: cos(same text, two tasks)
+#: = 1 / (1 + W_TASK**2) ~ 0.94 because independent random directions are near-orthogonal.
+W_TASK = 0.25
+#: Weight of the title words against the unit text vector (a title counts a little).
+W_TITLE = 0.35
+#: Hash slots per word: two spread each word so collisions rarely cancel a match.
+_SLOTS_PER_WORD = 2
+#: Hash buckets for words before the dense projection (few collisions for short texts).
+_TEXT_SLOTS = 2048
+_THUMB = 32  # pixel descriptors start from a 32x32 RGB thumbnail
+_MAX_VIDEO_SAMPLES = 16
+
+_QUERY_PREFIX = re.compile(r"^\s*task:\s*([^|\n]*?)\s*\|\s*query:\s?(.*)$", re.S | re.I)
+_DOCUMENT_PREFIX = re.compile(r"^\s*title:\s*([^|\n]*?)\s*\|\s*text:\s?(.*)$", re.S | re.I)
+
+
+def content_vector(
+    parts: Sequence[Part],
+    model: EmbeddingModel,
+    *,
+    task_type: str | None = None,
+    title: str | None = None,
+) -> tuple[Vector, bool]:
+    """The unit vector of one content and whether its text was cut at the token limit.
+
+    ``task_type``/``title`` are used for task-type models (gemini-embedding-001, text
+    models); prefix models (gemini-embedding-2) read both from the text and ignore them.
+    """
+    dim, space = model.dims, model.space
+    task: str | None = None
+    body = content_text(parts)
+    if model.conditioning == "prefix":
+        task, title, body = split_task_prefix(body)
+    elif task_type and task_type != "TASK_TYPE_UNSPECIFIED":
+        task = task_type
+    components: list[Vector] = []
+    truncated = False
+    if any(isinstance(p, TextPart) for p in parts):
+        text_vec, truncated = text_vector(space, dim, body, model.max_tokens)
+        if title:
+            text_vec = _unit(text_vec + W_TITLE * text_vector(space, dim, title, None)[0])
+        components.append(text_vec)
+    for part in parts:
+        if isinstance(part, MediaPart):
+            components.append(media_vector(part, model))
+        elif isinstance(part, UriPart):
+            components.append(_seeded_unit(f"uri|{part.mime_type}|{part.uri}", dim))
+    vector = _unit(np.sum(components, axis=0, dtype=np.float32))
+    if task:
+        vector = _unit(vector + W_TASK * _seeded_unit(f"task|{space}|{task.lower()}", dim))
+    vector.flags.writeable = False
+    return vector, truncated
+
+
+def split_task_prefix(text: str) -> tuple[str | None, str | None, str]:
+    """(task, title, body) from gemini-embedding-2's prefixes; (None, None, text) without one."""
+    query = _QUERY_PREFIX.match(text)
+    if query:
+        return query.group(1).strip(), None, query.group(2)
+    document = _DOCUMENT_PREFIX.match(text)
+    if document:
+        title = document.group(1).strip()
+        return "document", (None if title.lower() in ("", "none") else title), document.group(2)
+    return None, None, text
+
+
+@lru_cache(maxsize=8192)
+def text_vector(space: str, dim: int, text: str, max_tokens: int | None) -> tuple[Vector, bool]:
+    """Unit vector of ``text``'s first ``max_tokens`` word pieces (cached).
+
+    Each word hashes to two of `_TEXT_SLOTS` signed slots; the slot counts are projected
+    with a fixed Gaussian basis, so the vector is dense (any prefix of it is non-zero, as
+    ``outputDimensionality`` needs) while shared words still mean shared directions.
+    """
+    all_pieces = pieces(text)
+    truncated = max_tokens is not None and len(all_pieces) > max_tokens
+    kept = all_pieces[:max_tokens] if max_tokens is not None else all_pieces
+    words = [p.lower() for p in kept if p[0].isalnum() or p[0] == "_"]
+    if not words:  # only punctuation or whitespace: still a stable, distinct vector
+        words = ["\x00" + text]
+    weights: dict[int, float] = {}
+    for word in words:
+        for slot, sign in _word_slots(space, word):
+            weights[slot] = weights.get(slot, 0.0) + sign
+    slots = np.fromiter(weights.keys(), dtype=np.intp, count=len(weights))
+    counts = np.fromiter(weights.values(), dtype=np.float32, count=len(weights))
+    vector = _unit(counts @ _projection("text", _TEXT_SLOTS, dim)[slots])
+    vector.flags.writeable = False
+    return vector, truncated
+
+
+@lru_cache(maxsize=65536)
+def _word_slots(space: str, word: str) -> tuple[tuple[int, float], ...]:
+    raw = hashlib.blake2b(f"{space}\x00{word}".encode(), digest_size=8 * _SLOTS_PER_WORD).digest()
+    out = []
+    for i in range(_SLOTS_PER_WORD):
+        number = int.from_bytes(raw[8 * i : 8 * i + 8], "little")
+        out.append(((number >> 1) % _TEXT_SLOTS, 1.0 if number & 1 else -1.0))
+    return tuple(out)
+
+
+@lru_cache(maxsize=256)
+def _seeded_unit(key: str, dim: int) -> Vector:
+    """A fixed random unit direction named by ``key``."""
+    vector = _unit(_rng(key).standard_normal(dim, np.float32))
+    vector.flags.writeable = False
+    return vector
+
+
+def _rng(key: str) -> np.random.Generator:
+    seed = int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "little")
+    return np.random.default_rng(seed)
+
+
+@lru_cache(maxsize=8)
+def _projection(kind: str, rows: int, dim: int) -> Vector:
+    """The fixed Gaussian random projection from a ``rows``-long descriptor to ``dim``."""
+    matrix = _rng(f"projection|{kind}|{rows}|{dim}").standard_normal((rows, dim), np.float32)
+    matrix.flags.writeable = False
+    return matrix
+
+
+def _unit(vector: Vector) -> Vector:
+    norm = float(np.linalg.norm(vector))
+    out = vector / norm if norm > 0 else vector.copy()
+    return out.astype(np.float32, copy=False)
+
+
+# --- media ---------------------------------------------------------------------------------
+
+
+class _LRU:
+    """A small thread-safe LRU for media vectors, keyed by a digest of the bytes."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._items: OrderedDict[tuple[str, ...], Vector] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get_or_compute(self, key: tuple[str, ...], compute: Callable[[], Vector]) -> Vector:
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        value = compute()
+        value.flags.writeable = False
+        with self._lock:
+            self._items[key] = value
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+        return value
+
+
+_MEDIA_CACHE = _LRU(512)
+
+
+def media_vector(part: MediaPart, model: EmbeddingModel) -> Vector:
+    """Unit vector of an inline image, video, audio clip or PDF (cached by content digest)."""
+    digest = hashlib.blake2b(part.data, digest_size=16).hexdigest()
+    key = (digest, part.modality.value, model.space, str(model.dims))
+    return _MEDIA_CACHE.get_or_compute(key, lambda: _compute_media_vector(part, model))
+
+
+def _compute_media_vector(part: MediaPart, model: EmbeddingModel) -> Vector:
+    dim = model.dims
+    if part.modality is Modality.IMAGE:
+        return _project("pixels", pixel_descriptor(_image_thumbnail(part.data)), dim)
+    if part.modality is Modality.VIDEO:
+        return _project("pixels", _video_descriptor(part.data, part.seconds or 0.0), dim)
+    if part.modality is Modality.DOCUMENT:
+        text, first_page = _pdf_text_or_first_page(part.data)
+        if text.strip():
+            return text_vector(model.space, dim, text, model.max_tokens)[0]
+        return _project("pixels", pixel_descriptor(first_page), dim)
+    return _project("audio", _byte_descriptor(part.data), dim)
+
+
+def _project(kind: str, descriptor: Vector, dim: int) -> Vector:
+    if not np.any(descriptor):
+        return _seeded_unit(f"{kind}|zero", dim)
+    return _unit(descriptor @ _projection(kind, descriptor.shape[0], dim))
+
+
+def pixel_descriptor(rgb: npt.NDArray[np.uint8]) -> Vector:
+    """256 numbers from a 32x32x3 thumbnail: 8x8 mean colours and a 4x4x4 colour histogram.
+
+    Centered (colours around mid-grey, histogram around uniform) so unrelated images are
+    near-orthogonal instead of all sharing a positive offset.
+    """
+    pixels = rgb.astype(np.float32) / 255.0
+    block = _THUMB // 8
+    thumb = pixels.reshape(8, block, 8, block, 3).mean(axis=(1, 3)) - 0.5
+    levels = np.minimum((rgb // 64).astype(np.intp), 3)
+    bins = levels[..., 0] * 16 + levels[..., 1] * 4 + levels[..., 2]
+    histogram = np.bincount(bins.ravel(), minlength=64).astype(np.float32) / bins.size
+    return np.concatenate([thumb.ravel(), 3.0 * (histogram - 1.0 / 64)]).astype(np.float32)
+
+
+def _image_thumbnail(data: bytes) -> npt.NDArray[np.uint8]:
+    from PIL import Image  # the media extra; imported late so importing the emulator is cheap
+
+    with Image.open(io.BytesIO(data)) as image:
+        image.draft("RGB", (4 * _THUMB, 4 * _THUMB))  # JPEG: decode at reduced scale, fast
+        rgb = image.convert("RGB").resize((_THUMB, _THUMB), Image.Resampling.BILINEAR)
+        return np.asarray(rgb, dtype=np.uint8)
+
+
+def _video_descriptor(data: bytes, seconds: float) -> Vector:
+    """Mean pixel descriptor of frames sampled about once a second (at most 16)."""
+    import av  # the media extra
+
+    samples = max(1, min(_MAX_VIDEO_SAMPLES, math.ceil(seconds)))
+    targets = [(i + 0.5) * seconds / samples for i in range(samples)]
+    descriptors: list[Vector] = []
+    last: av.VideoFrame | None = None
+    with av.open(io.BytesIO(data), mode="r") as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        for index, frame in enumerate(container.decode(stream)):
+            last = frame
+            when = frame.time if frame.time is not None else index / float(stream.average_rate or 1)
+            if when < targets[len(descriptors)]:
+                continue
+            descriptor = pixel_descriptor(_frame_rgb(frame))
+            # Sparse frames can cover several sample times; each counts once per time.
+            while len(descriptors) < samples and when >= targets[len(descriptors)]:
+                descriptors.append(descriptor)
+            if len(descriptors) == samples:
+                break
+        if not descriptors and last is not None:  # shorter than its first sample time
+            descriptors.append(pixel_descriptor(_frame_rgb(last)))
+    if not descriptors:
+        return np.zeros(256, dtype=np.float32)
+    mean: Vector = np.mean(descriptors, axis=0, dtype=np.float32)
+    return mean
+
+
+def _frame_rgb(frame: Any) -> npt.NDArray[np.uint8]:
+    rgb = frame.to_ndarray(format="rgb24", width=_THUMB, height=_THUMB)
+    return np.asarray(rgb, dtype=np.uint8)
+
+
+def _pdf_text_or_first_page(data: bytes) -> tuple[str, npt.NDArray[np.uint8]]:
+    import pypdfium2 as pdfium  # the media extra
+
+    with PDFIUM_LOCK:  # pdfium is not thread-safe and handlers run in a thread pool
+        document = pdfium.PdfDocument(data)
+        try:
+            texts: list[str] = []
+            for page in document:
+                textpage = page.get_textpage()
+                texts.append(textpage.get_text_range())
+                textpage.close()
+                page.close()
+            text = "\n".join(texts)
+            if text.strip():
+                return text, np.zeros((_THUMB, _THUMB, 3), dtype=np.uint8)
+            page = document[0]
+            image = page.render(scale=0.5).to_pil().convert("RGB").resize((_THUMB, _THUMB))
+            page.close()
+            return "", np.asarray(image, dtype=np.uint8)
+        finally:
+            document.close()
+
+
+def _byte_descriptor(data: bytes) -> Vector:
+    """320 byte statistics: a byte-value histogram and the mean byte of 64 equal slices."""
+    raw = np.frombuffer(data, dtype=np.uint8)
+    histogram = np.bincount(raw, minlength=256).astype(np.float32) / raw.size - 1.0 / 256
+    slices = np.array_split(raw.astype(np.float32), 64)
+    means = np.array([(s.mean() - 128.0) / 128.0 if s.size else 0.0 for s in slices])
+    return np.concatenate([16.0 * histogram, means.astype(np.float32)]).astype(np.float32)
