@@ -13,6 +13,7 @@ results that did succeed, so nothing that was paid for is lost.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -46,8 +47,9 @@ class InputError(OmniEmbedError, ValueError):
 
     def at(self, index: int) -> InputError:
         """Return a copy of this error that names the input's position in the call."""
-        clone = type(self).__new__(type(self))
-        InputError.__init__(clone, self.detail, index=index, source=self.source)
+        clone = copy.copy(self)
+        clone.index = index
+        clone.args = (_locate(index, self.source) + self.detail,)
         return clone
 
 

@@ -1,0 +1,31 @@
+"""Shared fixtures: one emulator per test session, reset before each test."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from omniembed.emulator import Emulator
+
+
+@pytest.fixture(scope="session")
+def _session_emulator() -> Iterator[Emulator]:
+    with Emulator() as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def emu(_session_emulator: Emulator) -> Iterator[Emulator]:
+    """The session's emulator with no faults, quotas, latency or key, and an empty log."""
+    emulator = _session_emulator
+    emulator.faults = None
+    emulator.quotas = None
+    emulator.latency_ms = 0
+    emulator.api_key = None
+    emulator.clear_requests()
+    yield emulator
+    emulator.faults = None
+    emulator.quotas = None
+    emulator.latency_ms = 0
+    emulator.api_key = None
