@@ -213,3 +213,42 @@ def test_rate_limiter_burst() -> None:
     limiter = RateLimiter(requests_per_minute=60, burst=3)
     assert [limiter.reserve() for _ in range(3)] == [0.0, 0.0, 0.0]
     assert limiter.reserve() == pytest.approx(1.0, abs=0.05)
+
+
+def test_throttle_pauses_everyone_and_halves_once_per_cooldown() -> None:
+    from omniembed.runtime.throttle import Throttle
+
+    throttle = Throttle(16)
+    for _ in range(3):  # three replies of one burst all say 429
+        throttle.enter()
+    for _ in range(3):
+        throttle.leave(throttled=True, retry_after=0.2)
+    assert throttle.limit == 8  # cut once, not three times
+    start = time.monotonic()
+    throttle.enter()  # everyone waits out the cooldown
+    assert time.monotonic() - start >= 0.19
+    throttle.leave()
+    for _ in range(40):  # successes grow it back, one per window
+        throttle.enter()
+        throttle.leave()
+    assert 8 < throttle.limit <= 16
+
+
+def test_quota_discovered_by_429s_completes_with_few_wasted_calls() -> None:
+    """A server allowing 20 requests/s (burst 1) and a client told nothing about it."""
+    lock = threading.Lock()
+    state = {"next_free": 0.0, "rejected": 0}
+
+    def send(batch: list[WorkItem]) -> Sequence[BatchOutcome]:
+        with lock:
+            now = time.monotonic()
+            if now < state["next_free"]:
+                state["rejected"] += 1
+                raise QuotaExceededError("quota", retry_after=state["next_free"] - now)
+            state["next_free"] = now + 0.05
+        return [[Embedding([1.0])] for _ in batch]
+
+    run = runner(max_batch_size=1, max_concurrency=16, retry=RetryPolicy(max_retries=8))
+    outcomes = run.run(items([str(i) for i in range(40)]), send)
+    assert all(o.embeddings for o in outcomes)
+    assert state["rejected"] < 60  # without the throttle: hundreds

@@ -94,9 +94,7 @@ def test_request_model_must_match_url_model(http: httpx.Client) -> None:
 
 
 def test_unknown_model_404_names_the_api_version(http: httpx.Client) -> None:
-    response = http.post(
-        "/v1/models/nope:batchEmbedContents", json=batch_body("nope", text("x"))
-    )
+    response = http.post("/v1/models/nope:batchEmbedContents", json=batch_body("nope", text("x")))
 
     error = error_of(response, 404)
     assert error["status"] == "NOT_FOUND"
@@ -211,9 +209,10 @@ def test_interleaved_text_image_video_pdf_audio(http: httpx.Client) -> None:
     response = post_batch(http, M2, content)
 
     assert response.status_code == 200, response.text
-    details = {d["modality"]: d["tokenCount"] for d in response.json()["usageMetadata"][
-        "promptTokenDetails"
-    ]}
+    details = {
+        d["modality"]: d["tokenCount"]
+        for d in response.json()["usageMetadata"]["promptTokenDetails"]
+    }
     assert details["IMAGE"] == 2 * 258
     assert details["VIDEO"] == 3 * 263
     assert details["DOCUMENT"] == 258

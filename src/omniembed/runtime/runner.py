@@ -33,6 +33,7 @@ from ..errors import (
     NotFoundError,
     OmniEmbedError,
     PermissionDeniedError,
+    QuotaExceededError,
     ServiceError,
 )
 from ..types import Embedding
@@ -40,6 +41,7 @@ from .batching import WorkItem, plan_batches, split
 from .cache import EmbeddingCache
 from .rate_limit import RateLimiter
 from .retry import RetryPolicy
+from .throttle import Throttle
 
 logger = logging.getLogger("omniembed.runtime")
 
@@ -97,6 +99,7 @@ class Runner:
         self.progress = progress
         self.description = description
         self.last_stats = RunStats()
+        self.throttle = Throttle(max_concurrency)
         self._thread_slots = threading.BoundedSemaphore(max_concurrency)
         self._loop_slots: weakref.WeakKeyDictionary[
             asyncio.AbstractEventLoop, asyncio.Semaphore
@@ -150,10 +153,17 @@ class Runner:
                 with attempt:
                     job.raise_if_aborted()
                     attempts += 1
-                    if self.rate_limiter is not None:
-                        self.rate_limiter.acquire()
-                    job.count_request(attempts)
-                    return send(batch)
+                    self.throttle.enter()
+                    try:
+                        if self.rate_limiter is not None:
+                            self.rate_limiter.acquire()
+                        job.count_request(attempts)
+                        outcomes = send(batch)
+                    except BaseException as exc:
+                        self._leave_throttle(exc)
+                        raise
+                    self.throttle.leave()
+                    return outcomes
         except ServiceError as exc:
             exc.attempts = attempts
             raise
@@ -210,14 +220,27 @@ class Runner:
                 with attempt:
                     job.raise_if_aborted()
                     attempts += 1
-                    if self.rate_limiter is not None:
-                        await self.rate_limiter.aacquire()
-                    job.count_request(attempts)
-                    return await asend(batch)
+                    await self.throttle.aenter()
+                    try:
+                        if self.rate_limiter is not None:
+                            await self.rate_limiter.aacquire()
+                        job.count_request(attempts)
+                        outcomes = await asend(batch)
+                    except BaseException as exc:
+                        self._leave_throttle(exc)
+                        raise
+                    self.throttle.leave()
+                    return outcomes
         except ServiceError as exc:
             exc.attempts = attempts
             raise
         raise AssertionError("unreachable: tenacity either returns or raises")
+
+    def _leave_throttle(self, exc: BaseException) -> None:
+        if isinstance(exc, QuotaExceededError):
+            self.throttle.leave(throttled=True, retry_after=exc.retry_after)
+        else:
+            self.throttle.leave()
 
     def _slots_for_running_loop(self) -> asyncio.Semaphore:
         loop = asyncio.get_running_loop()

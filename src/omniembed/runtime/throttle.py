@@ -1,0 +1,70 @@
+"""Adapting to a quota the client was not told about.
+
+Without ``requests_per_minute`` a client learns its quota from 429s. Left alone, every
+worker retries on its own schedule and they return together, so most retries fail again.
+`Throttle` makes the workers act as one: a 429 pauses *all* sends until the service's
+retry hint has passed (a shared cooldown), and halves how many requests may be in flight;
+each window of successes adds one back (additive increase, multiplicative decrease, as
+TCP does). State lives behind a thread lock, so sync threads and event loops share it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+#: How long a waiter sleeps between looks at a full throttle.
+_POLL = 0.005
+#: The pause after a 429 that carried no retry hint.
+_DEFAULT_COOLDOWN = 1.0
+
+
+class Throttle:
+    def __init__(self, max_in_flight: int):
+        self.max_in_flight = max_in_flight
+        self._limit = float(max_in_flight)
+        self._in_flight = 0
+        self._resume_at = 0.0
+        self._last_cut = float("-inf")
+        self._lock = threading.Lock()
+
+    @property
+    def limit(self) -> int:
+        """Requests currently allowed in flight."""
+        return max(1, int(self._limit))
+
+    def _try_enter(self) -> float:
+        """0.0 if a request may start now (it is then counted), else seconds to wait."""
+        with self._lock:
+            now = time.monotonic()
+            if now < self._resume_at:
+                return self._resume_at - now
+            if self._in_flight >= self.limit:
+                return _POLL
+            self._in_flight += 1
+            return 0.0
+
+    def enter(self) -> None:
+        while (wait := self._try_enter()) > 0:
+            time.sleep(wait)
+
+    async def aenter(self) -> None:
+        while (wait := self._try_enter()) > 0:
+            await asyncio.sleep(wait)
+
+    def leave(self, *, throttled: bool = False, retry_after: float | None = None) -> None:
+        """Record how the request ended: a 429 (``throttled``) or anything else."""
+        with self._lock:
+            self._in_flight -= 1
+            if not throttled:
+                # +1 per `limit` successes: concurrency grows back by one per round trip.
+                self._limit = min(self.max_in_flight, self._limit + 1 / self._limit)
+                return
+            now = time.monotonic()
+            pause = _DEFAULT_COOLDOWN if retry_after is None else retry_after
+            self._resume_at = max(self._resume_at, now + pause)
+            # Many requests in flight see the same 429: cut once per cooldown, not per reply.
+            if now - self._last_cut >= pause:
+                self._limit = max(1.0, self._limit / 2)
+                self._last_cut = now

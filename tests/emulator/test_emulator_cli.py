@@ -1,0 +1,53 @@
+"""``python -m omniembed.emulator``: argument parsing and a real run."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+
+import httpx
+import pytest
+
+from omniembed.emulator.__main__ import build_parser, main
+
+
+def test_parser_reads_every_option() -> None:
+    args = build_parser().parse_args(
+        [
+            "--port", "0", "--host", "127.0.0.1", "--latency-ms", "5", "--api-key", "k",
+            "--quota", "batchEmbedContents=600", "--quota", "*=1200",
+            "--fault", "429=0.1", "--fault", "slow_seconds=2", "--seed", "3",
+        ]
+    )  # fmt: skip
+
+    assert (args.port, args.latency_ms, args.api_key, args.seed) == (0, 5.0, "k", 3)
+    assert args.quota == ["batchEmbedContents=600", "*=1200"]
+    assert args.fault == ["429=0.1", "slow_seconds=2"]
+
+
+@pytest.mark.parametrize(
+    "argv", [["--quota", "nonsense"], ["--fault", "429=lots"], ["--fault", "418=0.5"]]
+)
+def test_bad_arguments_exit_with_usage(argv: list[str]) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(["--port", "0", *argv])
+    assert caught.value.code == 2
+
+
+def test_module_serves_until_interrupted() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "omniembed.emulator", "--port", "0", "--api-key", "k"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        base_url = process.stdout.readline().strip()
+        assert base_url.startswith("http://127.0.0.1:")
+        response = httpx.get(f"{base_url}/v1beta/models", headers={"x-goog-api-key": "k"})
+        assert response.status_code == 200
+    finally:
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=10) == 0

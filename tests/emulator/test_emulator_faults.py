@@ -1,0 +1,135 @@
+"""Fault injection: scripted and seeded-random 429/500/503, connection resets, slow answers."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import httpx
+import pytest
+from google import genai
+from google.genai import types
+
+from omniembed.emulator import Emulator
+
+PATH = "/v1beta/models/gemini-embedding-001:embedContent"
+BODY = {"content": {"parts": [{"text": "x"}]}}
+
+
+def test_injected_429_has_retry_info_and_retry_after(
+    emulator: Emulator, http: httpx.Client
+) -> None:
+    emulator.inject("429")
+    response = http.post(PATH, json=BODY)
+
+    assert response.status_code == 429
+    assert response.headers["retry-after"] == "1"
+    assert response.headers["content-type"] == "application/json; charset=UTF-8"
+    assert response.json() == {
+        "error": {
+            "code": 429,
+            "message": "Resource has been exhausted (e.g. check quota).",
+            "status": "RESOURCE_EXHAUSTED",
+            "details": [{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "1s"}],
+        }
+    }
+    assert http.post(PATH, json=BODY).status_code == 200  # the script is consumed
+
+
+def test_retry_delay_setting_is_fractional(emulator: Emulator, http: httpx.Client) -> None:
+    emulator.faults = {"retry_delay_s": 0.5}
+    emulator.inject("429")
+    response = http.post(PATH, json=BODY)
+
+    assert response.headers["retry-after"] == "0.5"
+    assert response.json()["error"]["details"][0]["retryDelay"] == "0.5s"
+
+
+@pytest.mark.parametrize(
+    ("kind", "status", "name"), [("500", 500, "INTERNAL"), ("503", 503, "UNAVAILABLE")]
+)
+def test_injected_server_errors(
+    emulator: Emulator, http: httpx.Client, kind: str, status: int, name: str
+) -> None:
+    emulator.inject(kind)
+    response = http.post(PATH, json=BODY)
+
+    assert response.status_code == status
+    assert response.json()["error"]["status"] == name
+    if kind == "503":
+        assert response.json()["error"]["message"] == (
+            "The model is overloaded. Please try again later."
+        )
+
+
+def test_reset_is_a_connection_error(emulator: Emulator, http: httpx.Client) -> None:
+    emulator.inject("reset")
+
+    with pytest.raises(httpx.TransportError):
+        http.post(PATH, json=BODY)
+    assert http.post(PATH, json=BODY).status_code == 200  # the client reconnects
+    assert [r.status for r in emulator.requests] == ["reset", 200]
+
+
+def test_reset_reaches_google_genai_as_an_exception(emulator: Emulator) -> None:
+    client = genai.Client(api_key="k", http_options=types.HttpOptions(base_url=emulator.base_url))
+    emulator.inject("reset")
+
+    with pytest.raises(Exception) as caught:  # httpx2/httpx transport error, not an API error
+        client.models.embed_content(model="gemini-embedding-001", contents="x")
+    assert "genai.errors" not in type(caught.value).__module__
+
+
+def test_script_runs_in_order(emulator: Emulator, http: httpx.Client) -> None:
+    emulator.inject("503", "ok", "429")
+
+    statuses = [http.post(PATH, json=BODY).status_code for _ in range(4)]
+    assert statuses == [503, 200, 429, 200]
+
+
+def test_unknown_outcome_is_refused(emulator: Emulator) -> None:
+    with pytest.raises(ValueError, match="unknown outcomes"):
+        emulator.inject("418")
+
+
+def test_bad_faults_mapping_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown fault keys"):
+        Emulator(faults={"404": 0.5})
+    with pytest.raises(ValueError, match="sum to"):
+        Emulator(faults={"429": 0.7, "500": 0.7})
+
+
+async def test_slow_answers_late_without_blocking_others(emulator: Emulator) -> None:
+    emulator.faults = {"slow_seconds": 0.6}
+    emulator.inject("slow")
+    async with httpx.AsyncClient(base_url=emulator.base_url, timeout=10) as client:
+        started = time.monotonic()
+
+        async def timed() -> tuple[int, float]:
+            response = await client.post(PATH, json=BODY)
+            return response.status_code, time.monotonic() - started
+
+        slow = asyncio.create_task(timed())
+        await asyncio.sleep(0.05)  # let the slow request take the scripted outcome first
+        fast_status, fast_elapsed = await timed()
+        slow_status, slow_elapsed = await slow
+
+    assert (slow_status, fast_status) == (200, 200)
+    assert slow_elapsed >= 0.6
+    assert fast_elapsed < 0.5
+
+
+def seen_statuses(seed: int, n: int = 60) -> list[int | str | None]:
+    with Emulator(faults={"429": 0.2, "500": 0.1, "503": 0.1}, seed=seed) as emu:
+        with httpx.Client(base_url=emu.base_url) as http:
+            for _ in range(n):
+                http.post(PATH, json=BODY)
+        return [r.status for r in emu.requests]
+
+
+def test_random_faults_are_reproducible() -> None:
+    first = seen_statuses(seed=7)
+
+    assert first == seen_statuses(seed=7)
+    assert first != seen_statuses(seed=8)
+    assert {429, 500, 503, 200} <= set(first)
