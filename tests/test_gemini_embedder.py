@@ -86,7 +86,9 @@ def test_001_batches_of_100_in_order_with_task_type(emu: Emulator) -> None:
     results = gemini(emu, "gemini-embedding-001", max_concurrency=1).embed(texts)
     assert [r.index for r in results] == list(range(250))
     assert [len(r.json["requests"]) for r in emu.requests] == [100, 100, 50]
-    assert all(r.path.startswith("/v1beta/models/gemini-embedding-001:batchEmbed") for r in emu.requests)
+    assert all(
+        r.path.startswith("/v1beta/models/gemini-embedding-001:batchEmbed") for r in emu.requests
+    )
     assert {q["taskType"] for q in sent(emu)} == {"RETRIEVAL_DOCUMENT"}
     assert [q["content"]["parts"][0]["text"] for q in sent(emu)] == texts
     single = gemini(emu, "gemini-embedding-001").embed([texts[123]])[0].vector
@@ -102,14 +104,24 @@ def test_001_per_item_titles_are_never_dropped(emu: Emulator) -> None:
         ["one", "two", "three", "four", "five"], titles=titles
     )
     by_text = {q["content"]["parts"][0]["text"]: q.get("title") for q in sent(emu)}
-    assert by_text == {"one": "Alpha", "two": "Beta", "three": None, "four": "Alpha", "five": "Gamma"}
+    assert by_text == {
+        "one": "Alpha",
+        "two": "Beta",
+        "three": None,
+        "four": "Alpha",
+        "five": "Gamma",
+    }
     assert len(emu.requests) == 4  # batched per distinct title: Alpha x2, Beta, none, Gamma
 
 
 def test_001_title_only_sent_with_retrieval_document(emu: Emulator) -> None:
     gemini(emu, "gemini-embedding-001").embed(["x"], task=Task.CLUSTERING, titles=["T"])
     assert sent(emu) == [
-        {"model": "models/gemini-embedding-001", "content": {"parts": [{"text": "x"}]}, "taskType": "CLUSTERING"}
+        {
+            "model": "models/gemini-embedding-001",
+            "content": {"parts": [{"text": "x"}]},
+            "taskType": "CLUSTERING",
+        }
     ]
 
 
@@ -122,9 +134,13 @@ def test_001_query_and_document_vectors_differ_by_task(emu: Emulator) -> None:
     assert sent(emu)[1]["taskType"] == "RETRIEVAL_QUERY"
 
 
-def test_embedding_2_sends_prefixes_never_task_type_and_one_content_per_input(emu: Emulator) -> None:
+def test_embedding_2_sends_prefixes_never_task_type_and_one_content_per_input(
+    emu: Emulator,
+) -> None:
     embedder = gemini(emu)
-    results = embedder.embed(["red apples", "green pears", "blue plums"], titles=["Fruit", None, ""])
+    results = embedder.embed(
+        ["red apples", "green pears", "blue plums"], titles=["Fruit", None, ""]
+    )
     assert len(results) == 3 and len({tuple(r.vector) for r in results}) == 3
     assert len(emu.requests) == 1
     requests = sent(emu)
@@ -147,7 +163,9 @@ def test_similar_texts_score_higher(emu: Emulator) -> None:
 
 @pytest.mark.parametrize("dimension", [768, 1536])
 def test_truncated_vectors_are_renormalized(emu: Emulator, dimension: int) -> None:
-    vector = gemini(emu, "gemini-embedding-001", output_dimensionality=dimension).embed(["hi"])[0].vector
+    vector = (
+        gemini(emu, "gemini-embedding-001", output_dimensionality=dimension).embed(["hi"])[0].vector
+    )
     assert len(vector) == dimension
     assert math.hypot(*vector) == pytest.approx(1.0, abs=1e-9)
     assert sent(emu)[0]["outputDimensionality"] == dimension
@@ -224,16 +242,45 @@ def test_pdf_video_and_audio_inline(emu: Emulator) -> None:
 @pytest.mark.parametrize(
     ("make_input", "error", "match"),
     [
-        (lambda: Media.from_bytes(make.pdf([f"p{i}" for i in range(7)])), MediaLimitError, "7 pages.*at most 6"),
-        (lambda: Media.from_bytes(make.video(seconds=121, fps=1, size=(16, 16))), MediaLimitError, "121.0 s.*at most 120"),
-        (lambda: [Media.from_bytes(make.image()) for _ in range(7)], MediaLimitError, "7 images.*at most 6"),
-        (lambda: Media.from_bytes(make.video(seconds=1, container="avi")), UnsupportedMediaError, "MP4 or MOV"),
-        (lambda: Media.from_uri("gs://bucket/cat.png"), UnsupportedMediaError, "gs:// URIs work only on Vertex"),
+        (
+            lambda: Media.from_bytes(make.pdf([f"p{i}" for i in range(7)])),
+            MediaLimitError,
+            "7 pages.*at most 6",
+        ),
+        (
+            lambda: Media.from_bytes(make.video(seconds=121, fps=1, size=(16, 16))),
+            MediaLimitError,
+            "121.0 s.*at most 120",
+        ),
+        (
+            lambda: [Media.from_bytes(make.image()) for _ in range(7)],
+            MediaLimitError,
+            "7 images.*at most 6",
+        ),
+        (
+            lambda: Media.from_bytes(make.video(seconds=1, container="avi")),
+            UnsupportedMediaError,
+            "MP4 or MOV",
+        ),
+        (
+            lambda: Media.from_uri("gs://bucket/cat.png"),
+            UnsupportedMediaError,
+            "gs:// URIs work only on Vertex",
+        ),
         (lambda: "   ", EmptyInputError, "nothing to embed"),
         (lambda: Media.from_bytes(b"\x00\x01 unknown bytes"), UnsupportedMediaError, "mime_type="),
         (lambda: 42, InputError, "cannot embed a int"),
     ],
-    ids=["pdf-pages", "video-length", "image-count", "video-format", "gs-on-gemini-api", "blank", "unknown-mime", "wrong-type"],
+    ids=[
+        "pdf-pages",
+        "video-length",
+        "image-count",
+        "video-format",
+        "gs-on-gemini-api",
+        "blank",
+        "unknown-mime",
+        "wrong-type",
+    ],
 )
 def test_bad_input_is_rejected_before_any_request(emu: Emulator, make_input, error, match) -> None:  # type: ignore[no-untyped-def]
     embedder = gemini(emu)
@@ -249,10 +296,12 @@ def test_text_only_model_rejects_media(emu: Emulator) -> None:
     assert emu.requests == []
 
 
-def test_bad_dimension_and_missing_file_and_missing_key(emu: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bad_dimension_and_missing_file_and_missing_key(
+    emu: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with pytest.raises(InvalidParameterError, match="output_dimensionality=4000"):
         gemini(emu, output_dimensionality=4000)
-    with pytest.raises(MediaNotFoundError, match="missing.png"):
+    with pytest.raises(MediaNotFoundError, match=r"missing\.png"):
         gemini(emu).embed([tmp_path / "missing.png"])
     for name in ("GEMINI_API_KEY", "GOOGLE_API_KEY"):
         monkeypatch.delenv(name, raising=False)
@@ -286,8 +335,16 @@ def test_vertex_one_content_per_call_with_task_and_title(emu: Emulator) -> None:
     assert [len(r.vector) for r in results] == [256, 256, 256]
     assert len(emu.requests) == 3
     assert {r.route for r in emu.requests} == {"embedContent"}
-    assert all(r.path.startswith("/v1beta1/projects/proj/locations/us-central1/publishers/google/models/gemini-embedding-001:") for r in emu.requests)
-    configs = sorted((r.json["content"]["parts"][0]["text"], r.json["embedContentConfig"].get("title")) for r in emu.requests)
+    assert all(
+        r.path.startswith(
+            "/v1beta1/projects/proj/locations/us-central1/publishers/google/models/gemini-embedding-001:"
+        )
+        for r in emu.requests
+    )
+    configs = sorted(
+        (r.json["content"]["parts"][0]["text"], r.json["embedContentConfig"].get("title"))
+        for r in emu.requests
+    )
     assert configs == [("alpha", "A"), ("beta", "B"), ("gamma", None)]
     assert all(r.headers["authorization"] == "Bearer token" for r in emu.requests)
 
@@ -307,19 +364,29 @@ def test_vertex_text_embedding_005_uses_predict(emu: Emulator) -> None:
     vector = vertex(emu, "text-embedding-005").embed_query("hello")
     assert len(vector) == 768
     assert emu.requests[0].route == "predict"
-    assert emu.requests[0].json["instances"] == [{"content": "hello", "task_type": "RETRIEVAL_QUERY"}]
+    assert emu.requests[0].json["instances"] == [
+        {"content": "hello", "task_type": "RETRIEVAL_QUERY"}
+    ]
 
 
 def test_vertex_express_mode_api_key(emu: Emulator) -> None:
     emu.api_key = "express-key"
-    GeminiEmbedder("gemini-embedding-2", vertexai=True, api_key="express-key", base_url=emu.base_url).embed(["hi"])
-    assert emu.requests[0].path == "/v1beta1/publishers/google/models/gemini-embedding-2:embedContent"
+    GeminiEmbedder(
+        "gemini-embedding-2", vertexai=True, api_key="express-key", base_url=emu.base_url
+    ).embed(["hi"])
+    assert (
+        emu.requests[0].path == "/v1beta1/publishers/google/models/gemini-embedding-2:embedContent"
+    )
 
 
 def test_vertex_access_token(emu: Emulator) -> None:
     GeminiEmbedder(
-        "gemini-embedding-2", vertexai=True, project="p", location="europe-west4",
-        access_token="tok-123", base_url=emu.base_url,
+        "gemini-embedding-2",
+        vertexai=True,
+        project="p",
+        location="europe-west4",
+        access_token="tok-123",
+        base_url=emu.base_url,
     ).embed(["hi"])
     assert emu.requests[0].headers["authorization"] == "Bearer tok-123"
     assert "/locations/europe-west4/" in emu.requests[0].path
@@ -364,6 +431,15 @@ async def test_async_gemini_api_batches(emu: Emulator) -> None:
     assert sorted(len(r.json["requests"]) for r in emu.requests) == [50, 100]
 
 
-def test_repr_never_shows_the_key(emu: Emulator) -> None:
-    embedder = gemini(emu, api_key_note="x") if False else GeminiEmbedder(api_key="sk-SECRET-123", base_url=emu.base_url)
-    assert "SECRET" not in repr(embedder) and "SECRET" not in str(vars(embedder).get("_secret"))
+def test_the_key_never_shows_in_repr_errors_or_pickles(emu: Emulator) -> None:
+    import pickle
+
+    embedder = GeminiEmbedder(api_key="sk-SECRET-123", base_url=emu.base_url)
+    assert "SECRET" not in repr(embedder)
+    assert "SECRET" not in str(vars(embedder).get("_secret"))
+    with pytest.raises(TypeError, match="not picklable"):
+        pickle.dumps(embedder)
+    emu.api_key = "another"
+    with pytest.raises(Exception, match="API key not valid") as raised:
+        embedder.embed(["x"])
+    assert "SECRET" not in str(raised.value) and "SECRET" not in repr(raised.value)

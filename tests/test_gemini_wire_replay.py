@@ -16,12 +16,14 @@ import pytest
 from google.oauth2.credentials import Credentials
 
 from omniembed import EmbeddingResult, GeminiEmbedder, NotFoundError, Task
-from tests.wire_samples import ReplayServer, load_interactions, require_samples, SAMPLES
+from tests.wire_samples import SAMPLES, ReplayServer, load_interactions, require_samples
 
 Call = Callable[[GeminiEmbedder], list[EmbeddingResult]]
 
 
-def _docs(texts: list[str], titles: list[str | None] | None = None, task: Task = Task.RETRIEVAL_DOCUMENT) -> Call:
+def _docs(
+    texts: list[str], titles: list[str | None] | None = None, task: Task = Task.RETRIEVAL_DOCUMENT
+) -> Call:
     return lambda e: e.embed(texts, task=task, titles=titles)
 
 
@@ -31,54 +33,90 @@ def _query(text: str, task: Task = Task.RETRIEVAL_QUERY) -> Call:
 
 # recording → (model, embedder options, the call our user would make)
 CASES: dict[str, tuple[str, dict[str, Any], Call]] = {
-    "embed__TestGoogle.test_query.yaml": ("gemini-embedding-2-preview", {}, _query("Hello, world!")),
+    "embed__TestGoogle.test_query.yaml": (
+        "gemini-embedding-2-preview",
+        {},
+        _query("Hello, world!"),
+    ),
     "embed__TestGoogle.test_query_with_task_type.yaml": (
-        "gemini-embedding-2-preview", {}, _query("Hello, world!"),
+        "gemini-embedding-2-preview",
+        {},
+        _query("Hello, world!"),
     ),
     "embed__TestGoogle.test_documents.yaml": (
-        "gemini-embedding-2-preview", {}, _docs(["hello", "world"]),
+        "gemini-embedding-2-preview",
+        {},
+        _docs(["hello", "world"]),
     ),
     "embed__TestGoogle.test_query_with_dimensions.yaml": (
-        "gemini-embedding-2-preview", {"output_dimensionality": 768}, _query("Hello, world!"),
+        "gemini-embedding-2-preview",
+        {"output_dimensionality": 768},
+        _query("Hello, world!"),
     ),
     "embed__TestGoogle.test_instrumentation.yaml": (
-        "gemini-embedding-2-preview", {"output_dimensionality": 768}, _query("Hello, world!"),
+        "gemini-embedding-2-preview",
+        {"output_dimensionality": 768},
+        _query("Hello, world!"),
     ),
     "embed__test_google_task_prefix[asymmetric-query].yaml": (
-        "gemini-embedding-2", {}, _query("Hello, world!", Task.QUESTION_ANSWERING),
+        "gemini-embedding-2",
+        {},
+        _query("Hello, world!", Task.QUESTION_ANSWERING),
     ),
     "embed__test_google_task_prefix[default-query].yaml": (
-        "gemini-embedding-2", {}, lambda e: e.embed(["Hello, world!"], task="retrieval_query"),
+        "gemini-embedding-2",
+        {},
+        lambda e: e.embed(["Hello, world!"], task="retrieval_query"),
     ),
     "embed__test_google_task_prefix[asymmetric-document-with-title].yaml": (
-        "gemini-embedding-2", {}, _docs(["hello"], ["Greeting"]),
+        "gemini-embedding-2",
+        {},
+        _docs(["hello"], ["Greeting"]),
     ),
     "embed__test_google_task_prefix[asymmetric-document-no-title].yaml": (
-        "gemini-embedding-2", {}, _docs(["hello", "world"]),
+        "gemini-embedding-2",
+        {},
+        _docs(["hello", "world"]),
     ),
     "embed__test_google_task_prefix[asymmetric-document-empty-title].yaml": (
-        "gemini-embedding-2", {}, _docs(["hello"], [""]),
+        "gemini-embedding-2",
+        {},
+        _docs(["hello"], [""]),
     ),
     "embed__test_google_task_prefix[raw-passthrough].yaml": (
-        "gemini-embedding-2", {}, _docs(["title: custom | text: hello"]),
+        "gemini-embedding-2",
+        {},
+        _docs(["title: custom | text: hello"]),
     ),
     "embed__test_google_task_prefix[symmetric-query].yaml": (
-        "gemini-embedding-2", {}, _query("hello", Task.CLASSIFICATION),
+        "gemini-embedding-2",
+        {},
+        _query("hello", Task.CLASSIFICATION),
     ),
     "embed__test_google_task_prefix[task-type-ignored-on-embedding-2].yaml": (
-        "gemini-embedding-2", {}, _query("hello", Task.CLASSIFICATION),
+        "gemini-embedding-2",
+        {},
+        _query("hello", Task.CLASSIFICATION),
     ),
     "embed__test_google_task_prefix[symmetric-document-ignores-title].yaml": (
-        "gemini-embedding-2", {}, _docs(["hello"], ["Greeting"], Task.CLUSTERING),
+        "gemini-embedding-2",
+        {},
+        _docs(["hello"], ["Greeting"], Task.CLUSTERING),
     ),
     "embed__test_google_task_prefix[symmetric-sentence-similarity-ignores-title].yaml": (
-        "gemini-embedding-2", {}, _docs(["hello"], ["Greeting"], Task.SEMANTIC_SIMILARITY),
+        "gemini-embedding-2",
+        {},
+        _docs(["hello"], ["Greeting"], Task.SEMANTIC_SIMILARITY),
     ),
     "embed__test_google_task_prefix[task-ignored-on-other-model].yaml": (
-        "gemini-embedding-2-preview", {}, _query("hello"),
+        "gemini-embedding-2-preview",
+        {},
+        _query("hello"),
     ),
     "embed__test_google_task_prefix_vertex.yaml": (
-        "gemini-embedding-2", {"vertexai": True}, _query("Hello, world!", Task.QUESTION_ANSWERING),
+        "gemini-embedding-2",
+        {"vertexai": True},
+        _query("Hello, world!", Task.QUESTION_ANSWERING),
     ),
 }
 
@@ -131,7 +169,9 @@ def test_renormalizing_a_recorded_truncated_vector_keeps_its_direction() -> None
     # gemini-embedding-001 only the full 3,072 vector is. Re-normalizing is idempotent, so
     # the client does it for every truncated vector and must keep the direction.
     with ReplayServer(recorded) as server:
-        embedder = _embedder("gemini-embedding-2-preview", server.base_url, {"output_dimensionality": 768})
+        embedder = _embedder(
+            "gemini-embedding-2-preview", server.base_url, {"output_dimensionality": 768}
+        )
         vector = embedder.embed_query("Hello, world!")
     assert math.hypot(*vector) == pytest.approx(1.0, abs=1e-9)
     cosine = sum(a * b for a, b in zip(vector, raw, strict=True)) / math.hypot(*raw)

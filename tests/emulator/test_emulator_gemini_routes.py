@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-import media_factory as media
 import pytest
 
+import media_factory as media
 from omniembed.emulator import Emulator
 
 M1 = "gemini-embedding-001"

@@ -4,12 +4,12 @@ Vertex express mode (API key, no project)."""
 from __future__ import annotations
 
 import google.oauth2.credentials
-import media_factory as media
 import numpy as np
 import pytest
 from google import genai
 from google.genai import errors, types
 
+import media_factory as media
 from omniembed.emulator import Emulator
 
 
@@ -134,11 +134,15 @@ def test_vertex_with_credentials(emulator: Emulator) -> None:
         model="text-embedding-005", contents=["a", "b"], config={"auto_truncate": True}
     )
 
-    assert many.embeddings is not None and len(many.embeddings) == 2
-    assert one.embeddings is not None and one.embeddings[0].statistics is not None
+    assert many.embeddings is not None
+    assert len(many.embeddings) == 2
+    assert one.embeddings is not None
+    assert one.embeddings[0].statistics is not None
     assert one.embeddings[0].statistics.token_count == 1
-    assert legacy.embeddings is not None and len(legacy.embeddings[0].values or []) == 768
-    assert legacy.metadata is not None and legacy.metadata.billable_character_count == 2
+    assert legacy.embeddings is not None
+    assert len(legacy.embeddings[0].values or []) == 768
+    assert legacy.metadata is not None
+    assert legacy.metadata.billable_character_count == 2
     routes = [(r.route, r.headers["authorization"]) for r in emulator.requests]
     assert routes == [
         ("batchEmbedContents", "Bearer t"),

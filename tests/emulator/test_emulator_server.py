@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import socket
+import threading
+import time
 
 import httpx
 import pytest
@@ -16,7 +18,8 @@ def test_start_stop_are_idempotent_and_release_the_port() -> None:
     emu = Emulator()
     assert emu.start() is emu
     port = emu.port
-    assert emu.start() is emu and emu.port == port
+    assert emu.start() is emu
+    assert emu.port == port
     assert emu.base_url == f"http://127.0.0.1:{port}"
     emu.stop()
     emu.stop()
@@ -68,3 +71,28 @@ def test_repr_hides_the_api_key() -> None:
 
     assert "very-secret" not in repr(emu)
     assert "stopped" in repr(emu)
+
+
+def test_stop_does_not_wait_for_a_slow_request() -> None:
+    emu = Emulator(faults={"slow_seconds": 30}).start()
+    emu.inject("slow")
+    errors: list[Exception] = []
+
+    def call() -> None:
+        try:
+            httpx.post(f"{emu.base_url}/v1beta/models", timeout=30)
+        except httpx.TransportError as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=call)
+    thread.start()
+    deadline = time.monotonic() + 5
+    while not emu.requests and time.monotonic() < deadline:
+        time.sleep(0.01)
+    started = time.monotonic()
+    emu.stop()
+    thread.join(timeout=10)
+
+    assert time.monotonic() - started < 3
+    assert len(errors) == 1  # the client saw the connection drop
+    assert emu.requests[0].status == "reset"

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
 from typing import Any
 
 import httpx
-import media_factory as media
 import numpy as np
 import pytest
 
+import media_factory as media
 from omniembed.emulator import Emulator
 from omniembed.emulator.jsonio import dumps
 from omniembed.emulator.routes_gemini import batch_embed_contents
@@ -60,7 +61,8 @@ def test_same_vector_in_another_process_with_another_hash_seed(http: httpx.Clien
         "from omniembed.emulator.vectors import content_vector\n"
         "from omniembed.emulator.contents import TextPart\n"
         "from omniembed.emulator.models import MODELS\n"
-        "v, _ = content_vector([TextPart('stable across processes')], MODELS['gemini-embedding-001'])\n"
+        "model = MODELS['gemini-embedding-001']\n"
+        "v, _ = content_vector([TextPart('stable across processes')], model)\n"
         "print(','.join(repr(float(x)) for x in v[:16]))\n"
     )
     env = {**os.environ, "PYTHONHASHSEED": "123"}
@@ -81,7 +83,8 @@ def test_full_vectors_are_unit_float32(http: httpx.Client) -> None:
     assert np.linalg.norm(vector) == pytest.approx(1.0, abs=1e-5)
     # Each number is printed with the shortest digits that identify a float32, like Google.
     assert all(float(str(np.float32(s))) == float(s) for s in printed)
-    assert max(len(s.lstrip("-").split("e")[0].replace("0.", "", 1)) for s in printed) <= 10
+    significant = [re.sub(r"\D", "", s.split("e")[0]).lstrip("0") for s in printed]
+    assert max(len(digits) for digits in significant) <= 9
 
 
 def test_shared_words_score_higher_than_unrelated(http: httpx.Client) -> None:
@@ -89,7 +92,7 @@ def test_shared_words_score_higher_than_unrelated(http: httpx.Client) -> None:
         http, M1, "the cat sat on the mat", "a cat sat on a mat", "quantum chromodynamics notes"
     )
 
-    assert cos(cat, cat2) > 0.5
+    assert cos(cat, cat2) > 0.4  # 4 of 6 words shared (bag of words: 4 / 8)
     assert abs(cos(cat, physics)) < 0.2
 
 

@@ -6,9 +6,10 @@ import json
 from typing import Any
 
 import httpx
-import media_factory as media
 import numpy as np
 import pytest
+
+import media_factory as media
 
 PROJECT_PREFIX = "/v1/projects/p/locations/us-central1/publishers/google/models"
 EXPRESS_PREFIX = "/v1beta1/publishers/google/models"

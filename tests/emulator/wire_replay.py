@@ -28,7 +28,7 @@ WIRE_SAMPLES_DIR = SHARED_DIR / "wire-samples"
 NEWER_KEYS = frozenset({"usageMetadata"})
 
 try:
-    _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader
+    _Loader: Any = yaml.CSafeLoader
 except AttributeError:  # PyYAML built without libyaml
     _Loader = yaml.SafeLoader
 
@@ -125,7 +125,7 @@ def shape_differences(
         if len(actual) != len(recorded):
             return [f"{path}: expected {len(recorded)} elements, got {len(actual)}"]
         problems = []
-        for i, (a, r) in enumerate(zip(actual, recorded)):
+        for i, (a, r) in enumerate(zip(actual, recorded, strict=True)):
             problems += shape_differences(a, r, f"{path}[{i}]", newer_keys=newer_keys)
             if len(problems) > 20:
                 break

@@ -106,6 +106,9 @@ class Dispatcher:
             return web.Response(status=500)  # never sent: the connection is gone
         except GoogleError as error:
             response = error_response(error)
+        except asyncio.CancelledError:  # stop() while in flight: the client sees a disconnect
+            record.status = "reset"
+            raise
         record.status = response.status
         logger.debug("%s %s -> %s", request.method, path, response.status)
         return response

@@ -50,7 +50,8 @@ class Throttle:
             time.sleep(wait)
 
     async def aenter(self) -> None:
-        while (wait := self._try_enter()) > 0:
+        # Polling, not an asyncio.Event: the state is shared with threads and other loops.
+        while (wait := self._try_enter()) > 0:  # noqa: ASYNC110
             await asyncio.sleep(wait)
 
     def leave(self, *, throttled: bool = False, retry_after: float | None = None) -> None:

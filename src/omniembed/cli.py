@@ -1,0 +1,39 @@
+"""The `omniembed` command: `demo` and `emulator` (index/ask arrive with the CLI issue)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="omniembed", description="Multimodal embeddings for RAG pipelines."
+    )
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("demo", help="offline end-to-end demo on the built-in emulator")
+    emulator = commands.add_parser(
+        "emulator",
+        help="run the offline Gemini/Vertex emulator",
+        add_help=False,
+    )
+    emulator.add_argument("args", nargs=argparse.REMAINDER)
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.WARNING - 10 * min(args.verbose, 2),
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    if args.command == "demo":
+        from .demo import run_demo
+
+        return run_demo()
+    from .emulator.__main__ import main as emulator_main
+
+    return emulator_main(args.args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
