@@ -443,3 +443,26 @@ def test_the_key_never_shows_in_repr_errors_or_pickles(emu: Emulator) -> None:
     with pytest.raises(Exception, match="API key not valid") as raised:
         embedder.embed(["x"])
     assert "SECRET" not in str(raised.value) and "SECRET" not in repr(raised.value)
+
+
+def test_progress_bar_on_request(emu: Emulator, capsys: pytest.CaptureFixture[str]) -> None:
+    gemini(emu, "gemini-embedding-001").embed([f"t{i}" for i in range(150)], progress=True)
+    err = capsys.readouterr().err
+    assert "gemini:gemini-embedding-001" in err
+    assert "/150 " in err  # tqdm redraws at most every 0.1 s; the total is what we check
+    gemini(emu, "gemini-embedding-001").embed(["quiet"])
+    assert capsys.readouterr().err == ""
+
+
+def test_debug_logs_never_contain_the_key(emu: Emulator, caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    emu.api_key = "sk-LOGGED-999"
+    emu.inject("429", "reset")
+    emu.faults = {"retry_delay_s": 0.01}
+    with caplog.at_level(logging.DEBUG):
+        GeminiEmbedder(
+            "gemini-embedding-001", api_key="sk-LOGGED-999", base_url=emu.base_url
+        ).embed(["x"])
+    assert caplog.records, "expected retry logs"
+    assert all("sk-LOGGED-999" not in r.getMessage() for r in caplog.records)
