@@ -37,6 +37,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -105,6 +106,13 @@ def make_corpus(count: int, seed: int = 20240601) -> list[str]:
 
 @dataclass(frozen=True)
 class Bound:
+    """The fastest any client could finish, whatever its concurrency.
+
+    The fewest requests are ``R = ceil(items / 100)``; with a quota of ``q = rpm / 60``
+    requests per second, request *k* (0-based) cannot start before ``k / q`` and each takes
+    ``L``, so the last one ends no earlier than ``(R - 1) / q + L``, and never before ``L``.
+    """
+
     items: int
     requests: int
     rate_per_s: float
@@ -127,14 +135,18 @@ class Bound:
     def limited_by(self) -> str:
         return "quota" if self.quota_span_s >= self.latency_s else "latency"
 
+    @property
+    def burst(self) -> float:
+        """The emulator's quota bucket holds one second of quota (at least one request)."""
+        return max(1.0, self.rate_per_s)
+
+    @property
+    def burst_seconds(self) -> float:
+        """The floor if a client spends the emulator's full bucket at once, then paces."""
+        return self.latency_s + max(0.0, self.requests - self.burst) / self.rate_per_s
+
 
 def theoretical_bound(items: int, rpm: float, latency_s: float) -> Bound:
-    """The fastest any client could finish, whatever its concurrency.
-
-    The fewest requests are ``R = ceil(items / 100)``; with a quota of ``q = rpm / 60``
-    requests per second, request *k* cannot start before ``k / q`` and each takes ``L``,
-    so the last one ends no earlier than ``(R - 1) / q + L`` (and never before ``L``).
-    """
     return Bound(items, math.ceil(items / MAX_BATCH), rpm / 60.0, latency_s)
 
 
@@ -142,6 +154,8 @@ def theoretical_bound(items: int, rpm: float, latency_s: float) -> Bound:
 
 
 _URL_RE = re.compile(r"https?://[^\s\"'<>]+")
+#: The emulator's ``-v`` line per answered request: ``... DEBUG POST /v1beta/... -> 200``.
+_REQUEST_LINE_RE = re.compile(r"DEBUG (?P<method>[A-Z]+) (?P<path>/\S+) -> (?P<status>\S+)$")
 
 
 class EmulatorProcess:
@@ -158,11 +172,15 @@ class EmulatorProcess:
             f"{latency_ms:g}",
             "--quota",
             f"{ROUTE}={rpm:g}",
+            "-v",  # one log line per answered request: how we count requests per client
         ]
         self.startup_timeout = startup_timeout
         self.base_url = ""
         self._proc: subprocess.Popen[str] | None = None
         self._tail: list[str] = []
+        self._lock = threading.Lock()
+        self._statuses: Counter[str] = Counter()
+        self.counting = False  # True once a request line was recognised
 
     def __enter__(self) -> EmulatorProcess:
         log.info("starting emulator: %s", " ".join(self.args))
@@ -187,7 +205,7 @@ class EmulatorProcess:
                 self.__exit__(None, None, None)
                 tail = "\n".join(self._tail[-20:])
                 raise RuntimeError(f"the emulator printed no base URL; its output:\n{tail}")
-            found = _URL_RE.search(line)
+            found = None if _REQUEST_LINE_RE.search(line) else _URL_RE.search(line)
             if found:
                 self.base_url = found.group(0).rstrip("/.,;")
         log.info("emulator at %s (pid %d)", self.base_url, self._proc.pid)
@@ -201,10 +219,21 @@ class EmulatorProcess:
         for raw in self._proc.stdout:
             line = raw.rstrip("\n")
             self._tail = [*self._tail[-49:], line]
-            log.debug("emulator: %s", line)
+            answered = _REQUEST_LINE_RE.search(line)
+            if answered and answered.group("path").endswith(f":{ROUTE}"):
+                with self._lock:
+                    self._statuses[answered.group("status")] += 1
+                    self.counting = True
+            else:
+                log.debug("emulator: %s", line)
             if not self.base_url:
                 lines.put(line)
         lines.put(None)
+
+    def request_counts(self) -> Counter[str]:
+        """Answered ``batchEmbedContents`` requests so far, by HTTP status."""
+        with self._lock:
+            return Counter(self._statuses)
 
     def check_alive(self) -> None:
         if self._proc is not None and self._proc.poll() is not None:
@@ -237,8 +266,6 @@ class Settings:
 class RunOutcome:
     seconds: float
     vectors: Vectors
-    requests: int | None = None  # counted by the client itself, when it can tell
-    retries: int | None = None
 
 
 SyncRun: TypeAlias = Callable[[Settings, list[str]], RunOutcome]
@@ -294,13 +321,6 @@ async def _aclose(obj: Any) -> None:
         _close(obj)
 
 
-def _stats(emb: Any) -> tuple[int | None, int | None]:
-    stats = getattr(emb, "last_stats", None)
-    if stats is None:
-        return None, None
-    return getattr(stats, "requests", None), getattr(stats, "retries", None)
-
-
 def run_omniembed_sync(settings: Settings, texts: list[str]) -> RunOutcome:
     from omniembed import Task
 
@@ -309,8 +329,7 @@ def run_omniembed_sync(settings: Settings, texts: list[str]) -> RunOutcome:
         start = time.perf_counter()
         results = emb.embed(texts, task=Task.RETRIEVAL_DOCUMENT)
         seconds = time.perf_counter() - start
-        requests, retries = _stats(emb)
-        return RunOutcome(seconds, _omniembed_vectors(results), requests, retries)
+        return RunOutcome(seconds, _omniembed_vectors(results))
     finally:
         _close(emb)
 
@@ -323,8 +342,7 @@ async def run_omniembed_async(settings: Settings, texts: list[str]) -> RunOutcom
         start = time.perf_counter()
         results = await emb.aembed(texts, task=Task.RETRIEVAL_DOCUMENT)
         seconds = time.perf_counter() - start
-        requests, retries = _stats(emb)
-        return RunOutcome(seconds, _omniembed_vectors(results), requests, retries)
+        return RunOutcome(seconds, _omniembed_vectors(results))
     finally:
         await _aclose(emb)
 
@@ -424,12 +442,31 @@ async def run_reference(settings: Settings, texts: list[str]) -> RunOutcome:
         start = time.perf_counter()
         parts = await asyncio.gather(*(one(i, b) for i, b in enumerate(batches)))
         seconds = time.perf_counter() - start
-    return RunOutcome(seconds, [v for part in parts for v in part], len(batches), 0)
+    return RunOutcome(seconds, [v for part in parts for v in part])
+
+
+WARM_UP = Case("warm-up", "raw client", "reference", arun=run_reference)
+
+
+def _hundreds(texts: list[str]) -> int:
+    return math.ceil(len(texts) / MAX_BATCH)
 
 
 CASES: list[Case] = [
-    Case("omniembed GeminiEmbedder", "embed", "omniembed", run=run_omniembed_sync),
-    Case("omniembed GeminiEmbedder", "aembed", "omniembed", arun=run_omniembed_async),
+    Case(
+        "omniembed GeminiEmbedder",
+        "embed",
+        "omniembed",
+        run=run_omniembed_sync,
+        planned_requests=_hundreds,
+    ),
+    Case(
+        "omniembed GeminiEmbedder",
+        "aembed",
+        "omniembed",
+        arun=run_omniembed_async,
+        planned_requests=_hundreds,
+    ),
     Case(
         "LlamaIndex GoogleGenAIEmbedding",
         "get_text_embedding_batch",
@@ -463,6 +500,7 @@ CASES: list[Case] = [
         "100/request, unbounded concurrency",
         "reference",
         arun=run_reference,
+        planned_requests=_hundreds,
     ),
 ]
 
@@ -474,9 +512,9 @@ CASES: list[Case] = [
 class CaseResult:
     case: Case
     seconds: list[float] = field(default_factory=list)
-    requests: int | None = None
-    requests_source: str = ""
-    retries: int | None = None
+    #: Per run: answered batchEmbedContents requests by status, as the emulator logged them.
+    statuses: list[Counter[str]] = field(default_factory=list)
+    planned: int | None = None  # what the client's batching implies, if nothing counted
     error: str | None = None
 
     @property
@@ -486,6 +524,15 @@ class CaseResult:
     @property
     def median(self) -> float:
         return statistics.median(self.seconds)
+
+    def requests_cell(self) -> str:
+        if self.statuses:
+            last = self.statuses[-1]
+            total = sum(last.values())
+            rejected = sum(n for status, n in last.items() if status != "200")
+            others = ", ".join(f"{n}×{st}" for st, n in sorted(last.items()) if st != "200")
+            return f"{total} ({others})" if rejected else str(total)
+        return "" if self.planned is None else f"{self.planned} (planned)"
 
 
 def _call_with_timeout(case: Case, settings: Settings, texts: list[str]) -> RunOutcome:
@@ -524,10 +571,10 @@ def check_vectors(vectors: Vectors, texts: list[str], reference: Vectors | None)
     if sizes != {DIMENSION}:
         return f"vector sizes {sorted(sizes)[:5]}, expected {DIMENSION}"
     if reference is not None:
-        # Same emulator, model, task and texts: the vectors must match, in order.
+        # Same emulator, model, task and texts: the vectors must match the raw client's.
         for index in sorted({0, 1, len(texts) // 2, len(texts) - 1}):
             if index < len(texts) and not _close_enough(vectors[index], reference[index]):
-                return f"vector {index} differs from GeminiEmbedder's (order or task type?)"
+                return f"vector {index} differs from the raw client's (order or task type?)"
     return None
 
 
@@ -542,10 +589,16 @@ def measure(
     repeat: int,
     reference: Vectors | None,
     emulator: EmulatorProcess,
+    settle_s: float,
 ) -> tuple[CaseResult, Vectors | None]:
     result = CaseResult(case)
+    if case.planned_requests is not None:
+        result.planned = case.planned_requests(texts)
     last: Vectors | None = None
     for attempt in range(1, repeat + 1):
+        # Every run starts alike: the quota bucket full, no requests still in flight.
+        time.sleep(settle_s)
+        before = emulator.request_counts()
         log.info("%s %s: run %d/%d", case.client, case.path, attempt, repeat)
         try:
             outcome = _call_with_timeout(case, settings, texts)
@@ -554,19 +607,20 @@ def measure(
             log.debug("%s %s failed", case.client, case.path, exc_info=True)
             result.error = f"{type(exc).__name__}: {exc}"[:400]
             return result, None
+        time.sleep(_LOG_FLUSH_S)  # the emulator's log lines trail the responses a little
+        if emulator.counting:
+            result.statuses.append(emulator.request_counts() - before)
         problem = check_vectors(outcome.vectors, texts, reference)
         if problem:
             result.error = f"bad output: {problem}"
             return result, None
         result.seconds.append(outcome.seconds)
-        if outcome.requests is not None:
-            result.requests, result.requests_source = outcome.requests, "counted"
-            result.retries = outcome.retries
-        elif case.planned_requests is not None:
-            result.requests, result.requests_source = case.planned_requests(texts), "planned"
         last = outcome.vectors
-        log.info("  %.3fs", outcome.seconds)
+        log.info("  %.3fs, requests %s", outcome.seconds, result.requests_cell())
     return result, last
+
+
+_LOG_FLUSH_S = 0.2
 
 
 # --------------------------------------------------------------------------- report
@@ -616,6 +670,12 @@ def print_machine(args: argparse.Namespace, bound: Bound) -> None:
         f"{bound.seconds:.3f} s  ({bound.limited_by}-limited)"
     )
     print(f"  bound = items / T = {bound.items_per_s:,.0f} items/s")
+    print(
+        f"  note: the emulator's quota is a token bucket holding one second of quota "
+        f"({bound.burst:g} requests);\n"
+        f"  a client that spends it at once could finish in L + max(0, R - {bound.burst:g}) / q "
+        f"= {bound.burst_seconds:.3f} s ({bound.items / bound.burst_seconds:,.0f} items/s)."
+    )
     print()
 
 
@@ -625,11 +685,7 @@ def print_table(results: list[CaseResult], bound: Bound, items: int) -> None:
     for r in results:
         if r.ok:
             rate = items / r.median
-            requests = "" if r.requests is None else str(r.requests)
-            if r.requests_source == "planned":
-                requests = f"{requests} (planned)"
-            elif r.retries:
-                requests = f"{requests} ({r.retries} retries)"
+            requests = r.requests_cell()
             rows.append(
                 (
                     r.case.client,
@@ -768,18 +824,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     print_machine(args, bound)
 
     results: list[CaseResult] = []
-    reference: Vectors | None = None
     with EmulatorProcess(
         latency_ms=args.latency_ms, rpm=args.rpm, port=args.port, startup_timeout=60.0
     ) as emulator:
         settings = Settings(emulator.base_url, args.rpm, args.run_timeout)
+        # The quota bucket refills in max(1 s, one request interval); wait that long (and
+        # a little more) before every run so each starts with the same, full bucket.
+        settle_s = max(1.0, 60.0 / args.rpm) + 0.3
+        # One unmeasured pass with the raw client: fills the emulator's caches (text
+        # vectors, projection matrix) so the first client measured is not penalised, and
+        # gives the vectors every client's output is compared with.
+        log.info("warm-up pass")
+        time.sleep(settle_s)
+        try:
+            reference = _call_with_timeout(WARM_UP, settings, texts).vectors
+        except Exception as exc:
+            emulator.check_alive()
+            raise RuntimeError(f"warm-up against the emulator failed: {exc}") from exc
+        problem = check_vectors(reference, texts, None)
+        if problem:
+            raise RuntimeError(f"warm-up against the emulator returned bad output: {problem}")
         for case in cases:
-            result, vectors = measure(case, settings, texts, args.repeat, reference, emulator)
-            if reference is None and vectors is not None and case.kind == "omniembed":
-                reference = vectors
+            result, _ = measure(case, settings, texts, args.repeat, reference, emulator, settle_s)
             results.append(result)
-            # Let the emulator's quota window and connections settle between clients.
-            time.sleep(min(2.0, 60.0 / args.rpm * 2 + 0.2))
 
     print_table(results, bound, args.items)
     judged = print_ratios(results, bound, args.items)

@@ -24,6 +24,7 @@ def emu(_session_emulator: Emulator) -> Iterator[Emulator]:
     emulator.latency_ms = 0
     emulator.api_key = None
     emulator.clear_requests()
+    emulator.reset_quotas()
     yield emulator
     emulator.faults = None
     emulator.quotas = None

@@ -1,54 +1,75 @@
-"""Small test media made in code: images, PDFs, videos and audio (no downloads)."""
+"""Test media built in code (no binary fixtures): PNG/JPEG, PDF, MP4/MOV, WAV/MP3."""
 
 from __future__ import annotations
 
+import base64
 import io
+import math
+import struct
 import wave
-from fractions import Fraction
+from collections.abc import Sequence
 
+import numpy as np
 from PIL import Image
 
+RGB = tuple[int, int, int]
 
-def image(
-    color: tuple[int, int, int] = (200, 30, 30),
-    size: tuple[int, int] = (64, 48),
+
+def image_bytes(
+    color: RGB = (200, 30, 30),
+    *,
+    size: tuple[int, int] = (64, 64),
     fmt: str = "PNG",
-    stripe: tuple[int, int, int] | None = None,
+    stripe: RGB | None = None,
 ) -> bytes:
-    """A solid image (optionally with a stripe of a second colour), encoded as ``fmt``."""
-    picture = Image.new("RGB", size, color)
+    """A solid image, optionally with a vertical stripe of a second colour in its left third."""
+    image = Image.new("RGB", size, color)
     if stripe is not None:
-        for x in range(size[0] // 3):
-            for y in range(size[1]):
-                picture.putpixel((x, y), stripe)
+        image.paste(stripe, (0, 0, max(1, size[0] // 3), size[1]))
     out = io.BytesIO()
-    picture.save(out, format=fmt)
+    image.save(out, fmt)
     return out.getvalue()
 
 
-def pdf(pages: list[str]) -> bytes:
-    """A valid PDF with one line of Helvetica text per page."""
+#: The generic builder under its short name.
+image = image_bytes
+
+
+def png(color: RGB = (200, 30, 30), **kwargs: object) -> bytes:
+    return image_bytes(color, fmt="PNG", **kwargs)  # type: ignore[arg-type]
+
+
+def jpeg(color: RGB = (200, 30, 30), **kwargs: object) -> bytes:
+    return image_bytes(color, fmt="JPEG", **kwargs)  # type: ignore[arg-type]
+
+
+def gif(color: RGB = (200, 30, 30)) -> bytes:
+    return image_bytes(color, fmt="GIF")
+
+
+def pdf(pages: Sequence[str]) -> bytes:
+    """A valid PDF with one page per string, each showing that text in Helvetica."""
     objects: list[bytes] = []
-    kids = " ".join(f"{3 + 2 * i} 0 R" for i in range(len(pages)))
+    n = len(pages)
+    font_id = 3 + 2 * n
+    kids = " ".join(f"{3 + 2 * i} 0 R" for i in range(n))
     objects.append(b"<< /Type /Catalog /Pages 2 0 R >>")
-    objects.append(f"<< /Type /Pages /Kids [{kids}] /Count {len(pages)} >>".encode())
-    font_id = 3 + 2 * len(pages)
+    objects.append(f"<< /Type /Pages /Kids [{kids}] /Count {n} >>".encode())
     for i, text in enumerate(pages):
-        content_id = 4 + 2 * i
+        escaped = text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+        stream = f"BT /F1 12 Tf 36 750 Td ({escaped}) Tj ET".encode("latin-1")
         objects.append(
-            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 300 200] /Contents {content_id} 0 R "
-            f"/Resources << /Font << /F1 {font_id} 0 R >> >> >>".encode()
+            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
+            f"/Resources << /Font << /F1 {font_id} 0 R >> >> /Contents {4 + 2 * i} 0 R >>".encode()
         )
-        safe = text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
-        stream = f"BT /F1 12 Tf 20 100 Td ({safe}) Tj ET".encode()
-        objects.append(b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream))
+        objects.append(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream")
     objects.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
     out = io.BytesIO()
     out.write(b"%PDF-1.4\n")
     offsets = []
     for number, body in enumerate(objects, start=1):
         offsets.append(out.tell())
-        out.write(b"%d 0 obj\n%s\nendobj\n" % (number, body))
+        out.write(b"%d 0 obj\n" % number + body + b"\nendobj\n")
     xref = out.tell()
     out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1))
     for offset in offsets:
@@ -60,44 +81,72 @@ def pdf(pages: list[str]) -> bytes:
 
 
 def video(
-    seconds: float = 2.0,
-    fps: int = 4,
-    size: tuple[int, int] = (32, 32),
-    colors: list[tuple[int, int, int]] | None = None,
+    seconds: float = 3.0,
+    *,
+    fps: int = 8,
+    size: int | tuple[int, int] = 64,
+    colors: Sequence[RGB] = ((200, 30, 30), (30, 200, 30)),
     container: str = "mp4",
 ) -> bytes:
-    """A short video (MPEG-4 part 2 in MP4/MOV/...) cycling through ``colors`` per second."""
+    """An MPEG-4 video whose frames cycle through ``colors`` (one colour per second)."""
     import av
 
-    colors = colors or [(220, 20, 20), (20, 220, 20), (20, 20, 220)]
     out = io.BytesIO()
-    with av.open(out, mode="w", format=container) as box:
-        stream = box.add_stream("mpeg4", rate=fps)
-        stream.width, stream.height = size
+    with av.open(out, mode="w", format=container) as output:
+        stream = output.add_stream("mpeg4", rate=fps)
+        width, height = (size, size) if isinstance(size, int) else size
+        stream.width, stream.height = width, height
         stream.pix_fmt = "yuv420p"
-        stream.time_base = Fraction(1, fps)
-        for n in range(int(seconds * fps)):
-            color = colors[(n // fps) % len(colors)]
-            frame = av.VideoFrame.from_image(Image.new("RGB", size, color))
-            frame.pts = n
+        for index in range(max(1, round(seconds * fps))):
+            color = colors[(index // fps) % len(colors)]
+            frame_array = np.full((height, width, 3), color, dtype=np.uint8)
+            frame = av.VideoFrame.from_ndarray(frame_array, format="rgb24")
             for packet in stream.encode(frame):
-                box.mux(packet)
+                output.mux(packet)
         for packet in stream.encode():
-            box.mux(packet)
+            output.mux(packet)
     return out.getvalue()
 
 
-def wav(seconds: float = 1.0, rate: int = 8000, tone: int = 440) -> bytes:
-    """A mono 16-bit WAV square wave."""
+def wav(seconds: float = 1.0, *, freq: float = 440.0, rate: int = 8000) -> bytes:
     out = io.BytesIO()
-    with wave.open(out, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        period = max(2, rate // tone)
-        frames = bytearray()
-        for i in range(int(seconds * rate)):
-            value = 8000 if (i % period) < period // 2 else -8000
-            frames += value.to_bytes(2, "little", signed=True)
-        w.writeframes(bytes(frames))
+    with wave.open(out, "wb") as writer:
+        writer.setnchannels(1)
+        writer.setsampwidth(2)
+        writer.setframerate(rate)
+        samples = (
+            int(12000 * math.sin(2 * math.pi * freq * i / rate)) for i in range(int(seconds * rate))
+        )
+        writer.writeframes(b"".join(struct.pack("<h", s) for s in samples))
     return out.getvalue()
+
+
+def mp3(seconds: float = 1.0, *, freq: float = 440.0, rate: int = 44100) -> bytes:
+    """An MP3 encoded with PyAV (raises if this FFmpeg build has no MP3 encoder)."""
+    import av
+
+    out = io.BytesIO()
+    with av.open(out, mode="w", format="mp3") as output:
+        stream = output.add_stream("libmp3lame", rate=rate)
+        stream.layout = "mono"
+        t = np.arange(int(seconds * rate)) / rate
+        pcm = (0.4 * np.sin(2 * np.pi * freq * t)).astype(np.float32).reshape(1, -1)
+        for start in range(0, pcm.shape[1], 1152):
+            frame = av.AudioFrame.from_ndarray(
+                np.ascontiguousarray(pcm[:, start : start + 1152]), format="fltp", layout="mono"
+            )
+            frame.sample_rate = rate
+            for packet in stream.encode(frame):
+                output.mux(packet)
+        for packet in stream.encode():
+            output.mux(packet)
+    return out.getvalue()
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def inline(data: bytes, mime_type: str) -> dict[str, object]:
+    """A camelCase ``inlineData`` part (google-genai itself sends snake_case; both are valid)."""
+    return {"inlineData": {"mimeType": mime_type, "data": b64(data)}}

@@ -8,6 +8,7 @@ received them) and that we parse the real response into the recorded vectors.
 
 from __future__ import annotations
 
+import glob
 import math
 from collections.abc import Callable
 from typing import Any
@@ -16,7 +17,7 @@ import pytest
 from google.oauth2.credentials import Credentials
 
 from omniembed import EmbeddingResult, GeminiEmbedder, NotFoundError, Task
-from tests.wire_samples import SAMPLES, ReplayServer, load_interactions, require_samples
+from tests.wire_samples import Interaction, ReplayServer, load_interactions, require_samples
 
 Call = Callable[[GeminiEmbedder], list[EmbeddingResult]]
 
@@ -121,6 +122,13 @@ CASES: dict[str, tuple[str, dict[str, Any], Call]] = {
 }
 
 
+def recording(name: str) -> list[Interaction]:
+    """The interactions of one recording file (names contain glob metacharacters)."""
+    found = load_interactions("gemini/" + glob.escape(name))
+    assert found, f"no recording named {name}"
+    return found
+
+
 def _embedder(model: str, base_url: str, options: dict[str, Any]) -> GeminiEmbedder:
     options = {"max_retries": 0, **options}
     if options.get("vertexai"):
@@ -139,14 +147,14 @@ def _embedder(model: str, base_url: str, options: dict[str, Any]) -> GeminiEmbed
 def test_request_and_response_match_the_recording(name: str) -> None:
     require_samples()
     model, options, call = CASES[name]
-    recorded = load_interactions(SAMPLES / name)
+    recorded = recording(name)
     with ReplayServer(recorded) as server:
         results = call(_embedder(model, server.base_url, {**options, "normalize": False}))
     assert len(server.received) == len(recorded)
     for got, interaction in zip(server.received, recorded, strict=True):
-        assert got.path == interaction["request"]["uri"].split("googleapis.com", 1)[1]
-        assert got.json == interaction["request"]["parsed_body"]
-    expected = [e["values"] for e in _recorded_vectors(recorded[0]["response"]["parsed_body"])]
+        assert got.path == interaction.path
+        assert got.json == interaction.body
+    expected = [e["values"] for e in _recorded_vectors(recorded[0].response)]
     assert len(results) == len(expected)
     for result, values in zip(results, expected, strict=True):
         assert result.vector == pytest.approx(values, rel=1e-6)
@@ -163,8 +171,8 @@ def _recorded_vectors(body: dict[str, Any]) -> list[dict[str, Any]]:
 def test_renormalizing_a_recorded_truncated_vector_keeps_its_direction() -> None:
     require_samples()
     name = "embed__TestGoogle.test_query_with_dimensions.yaml"
-    recorded = load_interactions(SAMPLES / name)
-    raw = recorded[0]["response"]["parsed_body"]["embeddings"][0]["values"]
+    recorded = recording(name)
+    raw = recorded[0].response["embeddings"][0]["values"]
     # This recording (gemini-embedding-2-preview) came back unit-length already; for
     # gemini-embedding-001 only the full 3,072 vector is. Re-normalizing is idempotent, so
     # the client does it for every truncated vector and must keep the direction.
@@ -180,23 +188,23 @@ def test_renormalizing_a_recorded_truncated_vector_keeps_its_direction() -> None
 
 def test_recorded_not_found_error_becomes_a_typed_error() -> None:
     require_samples()
-    recorded = load_interactions(SAMPLES / "embed__TestGoogle.test_embed_error.yaml")
+    recorded = recording("embed__TestGoogle.test_embed_error.yaml")
     with ReplayServer(recorded) as server:
         embedder = _embedder("nonexistent-model", server.base_url, {})
         with pytest.raises(NotFoundError, match="nonexistent-model is not found"):
             embedder.embed_query("Hello, world!")
-    assert server.received[0].json == recorded[0]["request"]["parsed_body"]
+    assert server.received[0].json == recorded[0].body
 
 
 def test_recorded_vertex_predict_response_is_parsed() -> None:
     """The Vertex :predict recording (an older google-genai sent gemini-embedding-001 there;
     3.x sends :embedContent): the response shape must still parse."""
     require_samples()
-    recorded = load_interactions(SAMPLES / "embed__TestGoogle.test_vertex_query.yaml")
+    recorded = recording("embed__TestGoogle.test_vertex_query.yaml")
     with ReplayServer(recorded) as server:
         embedder = _embedder("gemini-embedding-001", server.base_url, {"vertexai": True})
         vector = embedder.embed_query("Hello, world!")
-    expected = recorded[0]["response"]["parsed_body"]["predictions"][0]["embeddings"]["values"]
+    expected = recorded[0].response["predictions"][0]["embeddings"]["values"]
     assert vector == pytest.approx(expected, rel=1e-6)
     body = server.received[0].json
     assert body["content"] == {"parts": [{"text": "Hello, world!"}]}

@@ -1,6 +1,6 @@
 """Against the real Gemini API: run with GEMINI_API_KEY set (skipped otherwise).
 
-    GEMINI_API_KEY=... pytest -m live
+GEMINI_API_KEY=... pytest -m live
 """
 
 from __future__ import annotations

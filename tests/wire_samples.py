@@ -1,12 +1,15 @@
-"""Access to the recorded real Google traffic in ../shared/wire-samples (read in place).
+"""Recorded real Google traffic (``../shared/wire-samples``), read in place.
 
 The recordings are third-party data and are never copied into this repository; tests
 that need them skip with a reason when the folder is absent (e.g. a user's plain clone).
+
+Two directions: `replay` sends a recorded request to a server (the emulator) and
+`shape_differences` compares response SHAPES (key names, casing, nesting, list lengths),
+never float values; `ReplayServer` answers a client (ours) with the recorded responses.
 """
 
 from __future__ import annotations
 
-import copy
 import functools
 import json
 import threading
@@ -16,32 +19,152 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
-SAMPLES = REPO.parent / "shared" / "wire-samples" / "gemini"
+#: shared/ sits beside the repository clone (CI and the dev container alike).
+SHARED_DIR = Path(__file__).resolve().parents[1].parent / "shared"
+WIRE_SAMPLES_DIR = SHARED_DIR / "wire-samples"
 
+#: Keys the real service added after some recordings were made: gemini-embedding-2's
+#: ``usageMetadata`` is present in the newer task-prefix recordings and absent from older
+#: ones for the same model and request shape, so an emulator may send it where an old
+#: recording lacks it. Keys missing from the emulator's answer are never tolerated.
+NEWER_KEYS = frozenset({"usageMetadata"})
 
-def sample_files(pattern: str) -> list[Path]:
-    return sorted(SAMPLES.glob(pattern)) if SAMPLES.is_dir() else []
-
-
-def require_samples() -> None:
-    if not SAMPLES.is_dir():
-        pytest.skip(f"recorded wire samples not found at {SAMPLES} (they live in ../shared)")
-
-
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C loader is ~8x faster
+try:
+    _Loader: Any = yaml.CSafeLoader  # ~8x faster than the pure-Python loader
+except AttributeError:  # PyYAML built without libyaml
+    _Loader = yaml.SafeLoader
 
 
 @functools.lru_cache(maxsize=64)
 def _load(path: Path) -> Any:
-    return yaml.load(path.read_text(), Loader=_Loader)  # a safe loader (C or Python)
+    return yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)  # a safe loader
 
 
-def load_interactions(path: Path) -> list[dict[str, Any]]:
-    return copy.deepcopy(list(_load(path)["interactions"]))
+@dataclass(frozen=True)
+class Interaction:
+    """One recorded request/response pair."""
+
+    name: str  # file stem, plus "#i" when a file holds several interactions
+    method: str
+    path: str  # path and query of the recorded URI, without scheme and host
+    body: Any  # the parsed JSON request body, or None
+    status: int
+    response: Any  # the parsed JSON response body, or None (e.g. SSE)
+    content_type: str | None
+
+
+def samples_available(subdir: str = "gemini") -> bool:
+    return (WIRE_SAMPLES_DIR / subdir).is_dir()
+
+
+def skip_reason(subdir: str = "gemini") -> str:
+    return (
+        f"recorded wire samples not found at {WIRE_SAMPLES_DIR / subdir} "
+        "(shared/ lives beside the repository clone in CI; a plain clone has none)"
+    )
+
+
+def load_interactions(pattern: str = "gemini/embed__*.yaml") -> list[Interaction]:
+    """Every interaction of the recordings matching ``pattern`` under wire-samples/."""
+    found: list[Interaction] = []
+    for path in sorted(WIRE_SAMPLES_DIR.glob(pattern)):
+        data = _load(path)
+        items = data.get("interactions", [])
+        for index, item in enumerate(items):
+            request, response = item["request"], item["response"]
+            uri = urlsplit(request["uri"])
+            content_type = (response.get("headers", {}).get("content-type") or [None])[0]
+            found.append(
+                Interaction(
+                    name=path.stem if len(items) == 1 else f"{path.stem}#{index}",
+                    method=request["method"],
+                    path=uri.path + (f"?{uri.query}" if uri.query else ""),
+                    body=request.get("parsed_body"),
+                    status=int(response["status"]["code"]),
+                    response=response.get("parsed_body"),
+                    content_type=content_type,
+                )
+            )
+    return found
+
+
+def require_samples(subdir: str = "gemini") -> None:
+    if not samples_available(subdir):
+        pytest.skip(skip_reason(subdir))
+
+
+def interaction_params(pattern: str = "gemini/embed__*.yaml") -> list[Any]:
+    """pytest params (ids = recording names); one skipped param when samples are absent."""
+    subdir = pattern.split("/", 1)[0]
+    if not samples_available(subdir):
+        return [pytest.param(None, marks=pytest.mark.skip(reason=skip_reason(subdir)))]
+    return [pytest.param(i, id=i.name) for i in load_interactions(pattern)]
+
+
+def replay(client: httpx.Client, interaction: Interaction) -> httpx.Response:
+    """Send the recorded request (method, path, JSON body) through ``client``."""
+    return client.request(interaction.method, interaction.path, json=interaction.body)
+
+
+def shape_differences(
+    actual: Any, recorded: Any, path: str = "$", *, newer_keys: frozenset[str] = NEWER_KEYS
+) -> list[str]:
+    """Where ``actual`` differs from ``recorded`` in structure (empty list: same shape).
+
+    Same dict keys (``newer_keys`` may be extra in ``actual``), same list lengths with
+    element-wise shapes, same JSON scalar kinds (number, string, bool, null). Values are
+    not compared.
+    """
+    if isinstance(recorded, dict):
+        if not isinstance(actual, dict):
+            return [f"{path}: expected an object, got {_kind(actual)}"]
+        problems = []
+        missing = recorded.keys() - actual.keys()
+        extra = actual.keys() - recorded.keys() - newer_keys
+        if missing:
+            problems.append(f"{path}: missing keys {sorted(missing)}")
+        if extra:
+            problems.append(f"{path}: unexpected keys {sorted(extra)}")
+        for key in recorded.keys() & actual.keys():
+            problems += shape_differences(
+                actual[key], recorded[key], f"{path}.{key}", newer_keys=newer_keys
+            )
+        return problems
+    if isinstance(recorded, list):
+        if not isinstance(actual, list):
+            return [f"{path}: expected an array, got {_kind(actual)}"]
+        if len(actual) != len(recorded):
+            return [f"{path}: expected {len(recorded)} elements, got {len(actual)}"]
+        problems = []
+        for i, (a, r) in enumerate(zip(actual, recorded, strict=True)):
+            problems += shape_differences(a, r, f"{path}[{i}]", newer_keys=newer_keys)
+            if len(problems) > 20:
+                break
+        return problems
+    if _kind(actual) != _kind(recorded):
+        return [f"{path}: expected a {_kind(recorded)}, got {_kind(actual)}"]
+    return []
+
+
+def assert_same_shape(actual: Any, recorded: Any, **kwargs: Any) -> None:
+    problems = shape_differences(actual, recorded, **kwargs)
+    assert not problems, "response shape differs from the recording:\n" + "\n".join(problems)
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list) else "object"
 
 
 @dataclass
@@ -55,7 +178,7 @@ class Received:
 class ReplayServer:
     """A real HTTP server that answers each request with the next recorded response."""
 
-    interactions: list[dict[str, Any]]
+    interactions: list[Interaction]
     received: list[Received] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -66,9 +189,9 @@ class ReplayServer:
                 length = int(self.headers.get("content-length") or 0)
                 body = json.loads(self.rfile.read(length) or b"null")
                 replay.received.append(Received("POST", urlsplit(self.path).path, body))
-                response = replay.interactions[len(replay.received) - 1]["response"]
-                payload = json.dumps(response["parsed_body"]).encode()
-                self.send_response(int(response["status"]["code"]))
+                recorded = replay.interactions[len(replay.received) - 1]
+                payload = json.dumps(recorded.response).encode()
+                self.send_response(recorded.status)
                 self.send_header("content-type", "application/json; charset=UTF-8")
                 self.send_header("content-length", str(len(payload)))
                 self.end_headers()

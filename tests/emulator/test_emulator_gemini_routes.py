@@ -7,8 +7,8 @@ from typing import Any
 import httpx
 import pytest
 
-import media_factory as media
 from omniembed.emulator import Emulator
+from tests import media_factory as media
 
 M1 = "gemini-embedding-001"
 M2 = "gemini-embedding-2"

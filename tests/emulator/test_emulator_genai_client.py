@@ -9,8 +9,8 @@ import pytest
 from google import genai
 from google.genai import errors, types
 
-import media_factory as media
 from omniembed.emulator import Emulator
+from tests import media_factory as media
 
 
 def gemini_client(emu: Emulator, api_key: str = "k") -> genai.Client:

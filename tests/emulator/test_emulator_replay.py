@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from wire_replay import Interaction, assert_same_shape, interaction_params, replay
+
+from tests.wire_samples import Interaction, assert_same_shape, interaction_params, replay
 
 
 @pytest.mark.parametrize("interaction", interaction_params("gemini/embed__*.yaml"))

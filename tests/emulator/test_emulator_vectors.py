@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -13,11 +14,11 @@ import httpx
 import numpy as np
 import pytest
 
-import media_factory as media
 from omniembed.emulator import Emulator
-from omniembed.emulator.jsonio import dumps
+from omniembed.emulator.jsonio import _stdlib_dumps, dumps
 from omniembed.emulator.routes_gemini import batch_embed_contents
 from omniembed.emulator.routing import Call
+from tests import media_factory as media
 
 M1 = "gemini-embedding-001"
 M2 = "gemini-embedding-2"
@@ -210,3 +211,12 @@ def test_a_batch_of_100_texts_serializes_fast() -> None:
 
     assert len(payload) > 100 * 3072 * 5
     assert min(timings) < 0.1
+
+
+def test_stdlib_json_fallback_gives_the_same_numbers() -> None:
+    """Without orjson the emulator still answers (longer digits, identical float32 values)."""
+    vector = np.linspace(-1, 1, 7, dtype=np.float32)
+    fast = json.loads(dumps({"values": vector}))["values"]
+    slow = json.loads(_stdlib_dumps({"values": vector}))["values"]
+
+    assert np.array_equal(np.float32(fast), np.float32(slow))

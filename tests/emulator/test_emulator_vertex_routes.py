@@ -9,7 +9,7 @@ import httpx
 import numpy as np
 import pytest
 
-import media_factory as media
+from tests import media_factory as media
 
 PROJECT_PREFIX = "/v1/projects/p/locations/us-central1/publishers/google/models"
 EXPRESS_PREFIX = "/v1beta1/publishers/google/models"

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import tenacity
 
-from ..errors import ServiceError
+from ..errors import QuotaExceededError, ServiceError
 
 logger = logging.getLogger("omniembed.runtime")
 
@@ -26,13 +26,16 @@ def is_retryable(exc: BaseException) -> bool:
 class RetryPolicy:
     """How often and how patiently to retry a failed request.
 
-    ``max_retries`` retries follow the first try. The wait before retry *n* is a random
+    ``max_retries`` retries follow the first try; a 429 is a request to wait rather than
+    a failure, so 429s have their own budget, ``max_quota_retries``. The wait before
+    retry *n* is a random
     value in ``[0, min(max_delay, initial_delay * multiplier**n)]`` (full jitter, so many
     clients hitting one quota spread out), but never less than the server's own hint
     (``Retry-After`` or Google's ``retryDelay``), capped at ``max_server_delay``.
     """
 
     max_retries: int = 6
+    max_quota_retries: int = 30
     initial_delay: float = 0.5
     max_delay: float = 20.0
     multiplier: float = 2.0
@@ -58,7 +61,7 @@ class RetryPolicy:
 
     def _tenacity_kwargs(self) -> dict[str, object]:
         return {
-            "stop": tenacity.stop_after_attempt(self.max_retries + 1),
+            "stop": _Budget(self.max_retries, self.max_quota_retries),
             "retry": tenacity.retry_if_exception(is_retryable),
             "wait": self._wait,
             "reraise": True,
@@ -70,6 +73,30 @@ class RetryPolicy:
 
     def async_retrying(self) -> tenacity.AsyncRetrying:
         return tenacity.AsyncRetrying(**self._tenacity_kwargs())  # type: ignore[arg-type]
+
+
+class _Budget:
+    """tenacity's stop condition for one call: 429s and other failures counted apart.
+
+    tenacity builds a fresh `Retrying` per call and asks `stop` once per retryable
+    failure, so the counts here belong to one call.
+    """
+
+    def __init__(self, max_retries: int, max_quota_retries: int):
+        self.max_retries = max_retries
+        self.max_quota_retries = max_quota_retries
+        self.quota_failures = 0
+        self.other_failures = 0
+
+    def __call__(self, state: tenacity.RetryCallState) -> bool:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, QuotaExceededError):
+            self.quota_failures += 1
+        else:
+            self.other_failures += 1
+        return (
+            self.other_failures > self.max_retries or self.quota_failures > self.max_quota_retries
+        )
 
 
 def _log_retry(state: tenacity.RetryCallState) -> None:

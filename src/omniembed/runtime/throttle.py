@@ -5,7 +5,9 @@ worker retries on its own schedule and they return together, so most retries fai
 `Throttle` makes the workers act as one: a 429 pauses *all* sends until the service's
 retry hint has passed (a shared cooldown), and halves how many requests may be in flight;
 each window of successes adds one back (additive increase, multiplicative decrease, as
-TCP does). State lives behind a thread lock, so sync threads and event loops share it.
+TCP does). A short hint (≤ 2 s) is the service telling its spacing between requests, so
+sends are also paced at that interval, relaxed a little after each success to probe for
+more. State lives behind a thread lock, so sync threads and event loops share it.
 """
 
 from __future__ import annotations
@@ -18,6 +20,12 @@ import time
 _POLL = 0.005
 #: The pause after a 429 that carried no retry hint.
 _DEFAULT_COOLDOWN = 1.0
+#: Hints up to this long are read as the service's spacing between requests.
+_MAX_PACING_HINT = 2.0
+#: After each success the learned spacing shrinks by this factor (probing for more rate);
+#: after each 429 episode it grows by the other. In balance: ~20 successes per 429.
+_PACING_RELAX = 0.98
+_PACING_BACKOFF = 1.5
 
 
 class Throttle:
@@ -26,6 +34,8 @@ class Throttle:
         self._limit = float(max_in_flight)
         self._in_flight = 0
         self._resume_at = 0.0
+        self._interval = 0.0  # learned spacing between request starts (0: none)
+        self._next_start = 0.0
         self._last_cut = float("-inf")
         self._lock = threading.Lock()
 
@@ -38,11 +48,13 @@ class Throttle:
         """0.0 if a request may start now (it is then counted), else seconds to wait."""
         with self._lock:
             now = time.monotonic()
-            if now < self._resume_at:
-                return self._resume_at - now
+            start = max(self._resume_at, self._next_start)
+            if now < start:
+                return start - now
             if self._in_flight >= self.limit:
                 return _POLL
             self._in_flight += 1
+            self._next_start = now + self._interval
             return 0.0
 
     def enter(self) -> None:
@@ -61,11 +73,16 @@ class Throttle:
             if not throttled:
                 # +1 per `limit` successes: concurrency grows back by one per round trip.
                 self._limit = min(self.max_in_flight, self._limit + 1 / self._limit)
+                self._interval *= _PACING_RELAX
                 return
             now = time.monotonic()
             pause = _DEFAULT_COOLDOWN if retry_after is None else retry_after
             self._resume_at = max(self._resume_at, now + pause)
-            # Many requests in flight see the same 429: cut once per cooldown, not per reply.
-            if now - self._last_cut >= pause:
-                self._limit = max(1.0, self._limit / 2)
-                self._last_cut = now
+            # Many requests in flight see the same 429: react once per cooldown, not per reply.
+            if now - self._last_cut < pause:
+                return
+            self._last_cut = now
+            self._limit = max(1.0, self._limit / 2)
+            if retry_after is not None and 0 < retry_after <= _MAX_PACING_HINT:
+                # The first hint seeds the spacing; later 429s mean "still too fast".
+                self._interval = max(retry_after, self._interval * _PACING_BACKOFF)
