@@ -8,7 +8,8 @@ The guarantees tests and demos rely on:
   higher cosine than unrelated inputs;
 - full-dimension vectors are L2-normalized float32, like the real models' full vectors.
 
-Text is feature hashing of lower-cased word pieces into the model's dimension. The task
+Text is feature hashing of lower-cased word pieces into 2,048 signed slots, projected to the
+model's dimension with a fixed Gaussian matrix (so every prefix is dense). The task
 reaches the vector as a small extra component (cosine between the same text under two tasks
 is about 0.94), so a test can tell that a task type or task prefix arrived at the server.
 For gemini-embedding-2 the task comes from the client's text prefix
