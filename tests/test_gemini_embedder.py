@@ -23,7 +23,7 @@ from omniembed import (
     Task,
     UnsupportedMediaError,
 )
-from omniembed.emulator import Emulator
+from omniembed.emulator import Emulator, RequestRecord
 from tests import media_factory as make
 
 
@@ -334,19 +334,25 @@ def test_vertex_one_content_per_call_with_task_and_title(emu: Emulator) -> None:
     results = embedder.embed(["alpha", "beta", "gamma"], titles=["A", "B", None])
     assert [len(r.vector) for r in results] == [256, 256, 256]
     assert len(emu.requests) == 3
-    assert {r.route for r in emu.requests} == {"embedContent"}
-    assert all(
-        r.path.startswith(
-            "/v1beta1/projects/proj/locations/us-central1/publishers/google/models/gemini-embedding-001:"
-        )
-        for r in emu.requests
-    )
-    configs = sorted(
-        (r.json["content"]["parts"][0]["text"], r.json["embedContentConfig"].get("title"))
-        for r in emu.requests
-    )
-    assert configs == [("alpha", "A"), ("beta", "B"), ("gamma", None)]
+    prefix = "/v1beta1/projects/proj/locations/us-central1/publishers/google/models/"
+    assert all(r.path.startswith(prefix + "gemini-embedding-001:") for r in emu.requests)
     assert all(r.headers["authorization"] == "Bearer token" for r in emu.requests)
+    assert sorted(vertex_text_and_title(r) for r in emu.requests) == [
+        ("alpha", "A", "RETRIEVAL_DOCUMENT"),
+        ("beta", "B", "RETRIEVAL_DOCUMENT"),
+        ("gamma", None, "RETRIEVAL_DOCUMENT"),
+    ]
+
+
+def vertex_text_and_title(record: RequestRecord) -> tuple[str, str | None, str]:
+    """google-genai 3.x sends gemini-embedding-001 to :embedContent, 1.64-2.x to :predict."""
+    body = record.json
+    if record.route == "predict":
+        [instance] = body["instances"]
+        return instance["content"], instance.get("title"), instance["task_type"]
+    assert record.route == "embedContent"
+    config = body["embedContentConfig"]
+    return body["content"]["parts"][0]["text"], config.get("title"), config["taskType"]
 
 
 def test_vertex_gemini_embedding_2_with_gs_uri_and_prefix(emu: Emulator) -> None:

@@ -144,7 +144,7 @@ def test_cache_hit_makes_zero_requests(emu: Emulator, tmp_path: Path) -> None:
 
 
 def test_client_rate_limit_is_respected_within_ten_percent(emu: Emulator) -> None:
-    emu.quotas = {"embedContent": 600}
+    emu.quotas = {"*": 600}  # :embedContent (google-genai 3.x) or :predict (older)
     embedder = vertex(emu, requests_per_minute=600, max_concurrency=16)
     start = time.monotonic()
     embedder.embed([f"t{i}" for i in range(21)])  # 21 requests at 10/s: 20 gaps of 0.1 s
@@ -154,7 +154,9 @@ def test_client_rate_limit_is_respected_within_ten_percent(emu: Emulator) -> Non
 
 
 def test_server_quota_without_client_limit_still_completes(emu: Emulator) -> None:
-    emu.quotas = {"embedContent": 600}  # 10/s with a one-second burst
+    emu.quotas = {
+        "*": 600
+    }  # :embedContent (google-genai 3.x) or :predict (older)  # 10/s with a one-second burst
     results = vertex(emu, max_concurrency=16).embed([f"t{i}" for i in range(25)])
     assert all(r.ok for r in results)
     statuses = [r.status for r in emu.requests]
