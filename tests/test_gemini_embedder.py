@@ -472,3 +472,9 @@ def test_debug_logs_never_contain_the_key(emu: Emulator, caplog: pytest.LogCaptu
         ).embed(["x"])
     assert caplog.records, "expected retry logs"
     assert all("sk-LOGGED-999" not in r.getMessage() for r in caplog.records)
+
+
+def test_base_url_without_scheme_is_a_configuration_error(emu: Emulator) -> None:
+    with pytest.raises(ConfigurationError, match="not an http"):
+        GeminiEmbedder(api_key="k", base_url="127.0.0.1:8765")
+    assert emu.requests == []

@@ -198,15 +198,26 @@ def test_sqlite_cache_is_exact_and_concurrent(tmp_path: Path) -> None:
     assert len(cache) == 201
 
 
-def test_rate_limiter_spaces_requests_within_ten_percent() -> None:
-    limiter = RateLimiter(requests_per_minute=1200)  # 20/s
+def test_rate_limiter_paces_requests_within_ten_percent() -> None:
+    limiter = RateLimiter(requests_per_minute=1200)  # 20/s, a burst of one second's worth - 1
+    assert limiter.burst == 19
     transport = Transport()
     start = time.monotonic()
     runner(max_batch_size=1, max_concurrency=8, rate_limiter=limiter).run(
-        items([str(i) for i in range(41)]), transport
+        items([str(i) for i in range(60)]), transport
     )
     elapsed = time.monotonic() - start
-    assert 40 / 20 * 0.9 <= elapsed <= 40 / 20 * 1.1 + 0.05
+    expected = (60 - 19) / 20  # the burst goes at once, the other 41 at 20/s
+    assert expected * 0.9 <= elapsed <= expected * 1.1 + 0.05
+
+
+def test_rate_limiter_strict_spacing() -> None:
+    limiter = RateLimiter(requests_per_minute=1200, burst=1)
+    start = time.monotonic()
+    runner(max_batch_size=1, max_concurrency=8, rate_limiter=limiter).run(
+        items([str(i) for i in range(21)]), Transport()
+    )
+    assert 1.0 * 0.9 <= time.monotonic() - start <= 1.0 * 1.1 + 0.05
 
 
 def test_rate_limiter_burst() -> None:

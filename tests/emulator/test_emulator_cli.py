@@ -51,3 +51,12 @@ def test_module_serves_until_interrupted() -> None:
     finally:
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=10) == 0
+
+
+def test_out_of_range_port_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    from omniembed.emulator.__main__ import main
+
+    with pytest.raises(SystemExit) as raised:
+        main(["--port", "99999"])
+    assert raised.value.code == 2
+    assert "Traceback" not in capsys.readouterr().err

@@ -77,7 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             seed=args.seed,
         )
         emulator.start()
-    except (ValueError, OSError) as exc:
+    except (ValueError, OSError, OverflowError) as exc:  # OverflowError: a port > 65535
         parser.error(str(exc))
     print(emulator.base_url, flush=True)  # the CLI's one line: where to point clients
     emulator.serve_forever()

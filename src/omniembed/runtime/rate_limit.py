@@ -14,15 +14,19 @@ import time
 
 
 class RateLimiter:
-    """Spaces requests to stay within ``requests_per_minute``.
+    """Paces requests to stay within ``requests_per_minute``.
 
-    ``burst`` requests may go out back to back before spacing applies (default 1: strictly
-    even spacing, which is always within a per-minute quota).
+    ``burst`` requests may go out back to back before even spacing applies. The default is
+    one second's worth of the quota less one: a per-minute quota tolerates a second's
+    burst, strict spacing (``burst=1``) would leave the start of every run idle, and the
+    one held back absorbs network jitter (a request arriving a little early).
     """
 
-    def __init__(self, requests_per_minute: float, burst: int = 1):
+    def __init__(self, requests_per_minute: float, burst: int | None = None):
         if requests_per_minute <= 0:
             raise ValueError(f"requests_per_minute must be > 0, got {requests_per_minute}")
+        if burst is None:
+            burst = max(1, int(requests_per_minute // 60) - 1)
         if burst < 1:
             raise ValueError(f"burst must be >= 1, got {burst}")
         self.requests_per_minute = float(requests_per_minute)
