@@ -4,7 +4,7 @@
 Embeds N deterministic text chunks (default 2,000) with ``gemini-embedding-001`` against
 omniembed's offline emulator, which runs in a separate process with a fixed latency
 per request (default 200 ms) and a stated request quota on ``batchEmbedContents``
-(default 3,000 requests/minute). Measures:
+(default 600 requests/minute, where the quota binds). Measures:
 
 * omniembed ``GeminiEmbedder.embed`` and ``.aembed``,
 * LlamaIndex ``GoogleGenAIEmbedding.get_text_embedding_batch`` / ``aget_text_embedding_batch``,
@@ -897,7 +897,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--items", type=int, default=2000, help="text chunks to embed")
     parser.add_argument("--latency-ms", type=float, default=200.0, help="emulator latency")
     parser.add_argument(
-        "--rpm", type=float, default=3000.0, help=f"emulator quota, {ROUTE} requests/minute"
+        "--rpm", type=float, default=600.0, help=f"emulator quota, {ROUTE} requests/minute"
     )
     parser.add_argument("--repeat", type=int, default=3, help="runs per path (median)")
     parser.add_argument("--quick", action="store_true", help="smoke run: 300 items, 1 run")

@@ -16,7 +16,7 @@ from typing import Any, ClassVar, TypeAlias
 
 from pydantic import SecretStr
 
-from ..errors import EmptyInputError, InputError, OmniEmbedError, PartialFailureError
+from ..errors import EmptyInputError, InputError, PartialFailureError
 from ..media import Media
 from ..runtime.batching import WorkItem
 from ..runtime.cache import EmbeddingCache, SQLiteCache
@@ -295,4 +295,4 @@ def _assemble(
     return results
 
 
-__all__ = ["Embedder", "OmniEmbedError", "as_secret", "normalize_input"]
+__all__ = ["Embedder", "Parts", "as_secret", "normalize_input"]

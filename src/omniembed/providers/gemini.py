@@ -36,6 +36,7 @@ from ..errors import (
     MediaLimitError,
     MissingCredentialsError,
     MissingDependencyError,
+    ServiceError,
     UnsupportedMediaError,
 )
 from ..media import Media
@@ -446,12 +447,11 @@ class GeminiEmbedder(Embedder):
     ) -> list[BatchOutcome]:
         embeddings = response.embeddings or []
         if len(embeddings) != len(batch):
-            return [
-                ConfigurationError(
-                    f"the service returned {len(embeddings)} vectors for {len(batch)} inputs"
-                )
-                for _ in batch
-            ]
+            error = ServiceError(
+                f"the service returned {len(embeddings)} vectors for {len(batch)} inputs",
+                provider="gemini",
+            )
+            return [error for _ in batch]
         truncated = self.output_dimensionality is not None and self.normalize
         out: list[BatchOutcome] = []
         for item, embedding in zip(batch, embeddings, strict=True):
@@ -499,7 +499,10 @@ def _env_flag(name: str) -> bool:
 
 def _l2_normalize(values: list[float]) -> list[float]:
     norm = math.hypot(*values)
-    return [v / norm for v in values] if norm > 0 else values
+    if norm == 0 or abs(norm - 1.0) < 1e-7:  # e.g. gemini-embedding-2 sends unit vectors
+        return values
+    scale = 1.0 / norm
+    return [v * scale for v in values]
 
 
 def _token_credentials(token: SecretStr) -> Any:
