@@ -182,7 +182,8 @@ def test_renormalizing_a_recorded_truncated_vector_keeps_its_direction() -> None
         )
         vector = embedder.embed_query("Hello, world!")
     assert math.hypot(*vector) == pytest.approx(1.0, abs=1e-6)  # unit at float32 precision
-    cosine = sum(a * b for a, b in zip(vector, raw, strict=True)) / math.hypot(*raw)
+    dot = sum(a * b for a, b in zip(vector, raw, strict=True))
+    cosine = dot / (math.hypot(*raw) * math.hypot(*vector))
     assert cosine == pytest.approx(1.0, abs=1e-9)  # same direction
 
 
