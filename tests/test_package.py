@@ -1,0 +1,41 @@
+"""Packaging promises: a light import, a typed package, optional extras stay optional."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import omniembed
+
+
+def _modules_after(statement: str) -> set[str]:
+    code = f"import sys; {statement}; print('\\n'.join(sorted(sys.modules)))"
+    out = subprocess.run(
+        [sys.executable, "-c", code], check=True, capture_output=True, text=True
+    ).stdout
+    return set(out.split())
+
+
+HEAVY = ("google.genai", "aiohttp", "PIL", "av", "pypdfium2", "numpy", "llama_index", "langchain")
+
+
+def test_import_is_light() -> None:
+    loaded = _modules_after("import omniembed")
+    pulled_in = sorted(m for m in loaded if m.startswith(HEAVY))
+    assert pulled_in == []
+
+
+def test_provider_loads_on_first_use() -> None:
+    loaded = _modules_after("from omniembed import GeminiEmbedder")
+    assert "google.genai" in loaded
+    assert not any(m.startswith(("llama_index", "langchain")) for m in loaded)
+
+
+def test_typed_package() -> None:
+    assert (Path(omniembed.__file__).parent / "py.typed").is_file()
+
+
+def test_public_names_resolve() -> None:
+    for name in omniembed.__all__:
+        assert getattr(omniembed, name) is not None, name
