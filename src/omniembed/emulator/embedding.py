@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from .contents import Part
-from .models import TASK_TYPES, EmbeddingModel
-from .proto_json import Violation, join
+from .models import TASK_TYPE_ENUM, TASK_TYPES, EmbeddingModel
+from .proto_json import Violation, as_bool, as_enum, as_int, as_str, join
 from .tokens import content_tokens
 from .vectors import Vector, content_vector
 
@@ -33,6 +34,38 @@ class EmbedResult:
     @property
     def token_count(self) -> int:
         return sum(self.tokens.values())
+
+
+def checked_request(
+    model: EmbeddingModel,
+    parts: list[Part],
+    path: str,
+    params: Mapping[str, object],
+    params_path: str,
+    task_type_proto: str,
+) -> EmbedRequest:
+    """An `EmbedRequest` from the wire's parameter fields (``taskType``, ``title``,
+    ``outputDimensionality``, ``autoTruncate``), type-checked and checked against the model.
+
+    ``params_path`` is where those fields sit (the request itself on the Gemini API,
+    its ``embedContentConfig`` on Vertex), for error messages.
+    """
+    task, title = params.get("taskType"), params.get("title")
+    dims, auto = params.get("outputDimensionality"), params.get("autoTruncate")
+    request = EmbedRequest(
+        parts=parts,
+        path=path,
+        task_type=None
+        if task is None
+        else as_enum(task, join(params_path, "taskType"), task_type_proto, TASK_TYPE_ENUM),
+        title=None if title is None else as_str(title, join(params_path, "title")),
+        output_dimensionality=None
+        if dims is None
+        else as_int(dims, join(params_path, "outputDimensionality")),
+        auto_truncate=True if auto is None else as_bool(auto, join(params_path, "autoTruncate")),
+    )
+    check_request(model, request)
+    return request
 
 
 def check_request(model: EmbeddingModel, request: EmbedRequest) -> None:

@@ -12,17 +12,16 @@ from contextlib import contextmanager
 from typing import Any
 
 from .contents import parse_content
-from .embedding import EmbedRequest, EmbedResult, check_request, embed
+from .embedding import EmbedRequest, EmbedResult, checked_request, embed
 from .google_errors import invalid_argument, not_found
 from .models import (
     MAX_BATCH_REQUESTS,
     MODELS,
     SUPPORTED_GENERATION_METHODS,
-    TASK_TYPE_ENUM,
     EmbeddingModel,
     gemini_model,
 )
-from .proto_json import Violation, as_enum, as_int, as_list, as_str, join, read_fields
+from .proto_json import Violation, as_list, as_str, join, read_fields
 from .routing import Call
 from .tokens import add_counts, content_tokens, modality_details
 
@@ -143,22 +142,7 @@ def _embed_request(
     if "content" not in fields:
         raise Violation(join(path, "content"), "content is not specified")
     parts = parse_content(fields["content"], join(path, "content"), model, "gemini")
-    task = fields.get("taskType")
-    title = fields.get("title")
-    dims = fields.get("outputDimensionality")
-    request = EmbedRequest(
-        parts=parts,
-        path=path,
-        task_type=as_enum(task, join(path, "taskType"), _TASK_TYPE_PROTO, TASK_TYPE_ENUM)
-        if task is not None
-        else None,
-        title=as_str(title, join(path, "title")) if title is not None else None,
-        output_dimensionality=as_int(dims, join(path, "outputDimensionality"))
-        if dims is not None
-        else None,
-    )
-    check_request(model, request)
-    return request
+    return checked_request(model, parts, path, fields, path, _TASK_TYPE_PROTO)
 
 
 def _usage(results: list[EmbedResult]) -> dict[str, Any]:

@@ -16,10 +16,10 @@ from typing import Any
 import numpy as np
 
 from .contents import TextPart, parse_content
-from .embedding import EmbedRequest, check_request, embed
+from .embedding import EmbedRequest, check_request, checked_request, embed
 from .google_errors import invalid_argument, not_found
-from .models import MAX_BATCH_REQUESTS, TASK_TYPE_ENUM, EmbeddingModel, VertexAction, vertex_model
-from .proto_json import Violation, as_bool, as_enum, as_int, as_list, as_str, join, read_fields
+from .models import MAX_BATCH_REQUESTS, EmbeddingModel, VertexAction, vertex_model
+from .proto_json import Violation, as_bool, as_int, as_list, as_str, join, read_fields
 from .routing import Call
 from .tokens import billable_characters, modality_details
 
@@ -170,24 +170,7 @@ def _embed_request(value: object, path: str, model: EmbeddingModel) -> EmbedRequ
     config = {k: v for k, v in fields.items() if k in _CONFIG_FIELDS}
     config.update(read_fields(fields.get("embedContentConfig", {}), config_path, _CONFIG_FIELDS))
     parts = parse_content(fields["content"], join(path, "content"), model, "vertex")
-    task, title = config.get("taskType"), config.get("title")
-    dims, auto = config.get("outputDimensionality"), config.get("autoTruncate")
-    request = EmbedRequest(
-        parts=parts,
-        path=path,
-        task_type=as_enum(task, join(config_path, "taskType"), _TASK_TYPE_PROTO, TASK_TYPE_ENUM)
-        if task is not None
-        else None,
-        title=as_str(title, join(config_path, "title")) if title is not None else None,
-        output_dimensionality=as_int(dims, join(config_path, "outputDimensionality"))
-        if dims is not None
-        else None,
-        auto_truncate=as_bool(auto, join(config_path, "autoTruncate"))
-        if auto is not None
-        else True,
-    )
-    check_request(model, request)
-    return request
+    return checked_request(model, parts, path, config, config_path, _TASK_TYPE_PROTO)
 
 
 def _model_for(call: Call, action: VertexAction) -> EmbeddingModel:
