@@ -15,13 +15,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("demo", help="offline end-to-end demo on the built-in emulator")
-    emulator = commands.add_parser(
-        "emulator",
-        help="run the offline Gemini/Vertex emulator",
-        add_help=False,
-    )
-    emulator.add_argument("args", nargs=argparse.REMAINDER)
-    args = parser.parse_args(argv)
+    # The emulator parses its own options (its --help included).
+    commands.add_parser("emulator", help="run the offline Gemini/Vertex emulator", add_help=False)
+    args, rest = parser.parse_known_args(argv)
+    if rest and args.command != "emulator":
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     logging.basicConfig(
         level=logging.WARNING - 10 * min(args.verbose, 2),
         format="%(levelname)s %(name)s: %(message)s",
@@ -32,7 +30,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_demo()
     from .emulator.__main__ import main as emulator_main
 
-    return emulator_main(args.args)
+    return emulator_main(rest)
 
 
 if __name__ == "__main__":
