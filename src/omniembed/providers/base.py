@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, TypeAlias
 
 from pydantic import SecretStr
@@ -155,6 +155,7 @@ class Embedder(ABC):
         titles: Sequence[str | None] | None = None,
         raise_on_error: bool = True,
         progress: bool | None = None,
+        **options: Any,
     ) -> list[EmbeddingResult]:
         """Embed inputs in order; one `EmbeddingResult` per input.
 
@@ -164,8 +165,9 @@ class Embedder(ABC):
         document titles. Bad inputs raise an `InputError` before any request; if items fail
         at the service, `PartialFailureError` carries the successful results — or, with
         ``raise_on_error=False``, failures come back as results with ``.error`` set.
+        ``options`` are provider-specific (e.g. ``video_segment_config`` for Vertex).
         """
-        items, bad, count = self._plan(inputs, task, titles, raise_on_error)
+        items, bad, count = self._plan(inputs, task, titles, raise_on_error, options)
         outcomes = self._runner.run(items, self._send_batch, progress=progress)
         return _assemble(count, items, outcomes, bad, raise_on_error)
 
@@ -177,10 +179,11 @@ class Embedder(ABC):
         titles: Sequence[str | None] | None = None,
         raise_on_error: bool = True,
         progress: bool | None = None,
+        **options: Any,
     ) -> list[EmbeddingResult]:
         """Async `embed`: never blocks the event loop (file reads run in a thread)."""
         items, bad, count = await asyncio.to_thread(
-            self._plan, inputs, task, titles, raise_on_error
+            self._plan, inputs, task, titles, raise_on_error, options
         )
         outcomes = await self._runner.arun(items, self._asend_batch, progress=progress)
         return _assemble(count, items, outcomes, bad, raise_on_error)
@@ -195,8 +198,12 @@ class Embedder(ABC):
     # --- provider hooks ------------------------------------------------------------------
 
     @abstractmethod
-    def _prepare(self, index: int, parts: Parts, task: Task, title: str | None) -> list[WorkItem]:
-        """Check one input locally and turn it into work items (raise `InputError`)."""
+    def _prepare(
+        self, index: int, parts: Parts, task: Task, title: str | None, options: Mapping[str, Any]
+    ) -> list[WorkItem]:
+        """Check one input locally and turn it into work items (raise `InputError`).
+
+        ``options`` are the provider-specific keyword arguments of the `embed` call."""
 
     @abstractmethod
     def _send_batch(self, batch: list[WorkItem]) -> Sequence[BatchOutcome]:
@@ -214,6 +221,7 @@ class Embedder(ABC):
         task: Task | str | None,
         titles: Sequence[str | None] | None,
         raise_on_error: bool,
+        options: Mapping[str, Any],
     ) -> tuple[list[WorkItem], dict[int, InputError], int]:
         resolved = Task.parse(task, self.default_task)
         assert resolved is not None
@@ -231,7 +239,7 @@ class Embedder(ABC):
             try:
                 parts = normalize_input(value, index)
                 title = titles[index] if titles is not None else None
-                items.extend(self._prepare(index, parts, resolved, title))
+                items.extend(self._prepare(index, parts, resolved, title, options))
             except InputError as exc:
                 bad[index] = exc if exc.index is not None else exc.at(index)
         if bad and raise_on_error:

@@ -22,7 +22,7 @@ import logging
 import math
 import os
 import urllib.parse
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -224,7 +224,11 @@ class GeminiEmbedder(Embedder):
 
     # --- preparing inputs ----------------------------------------------------------------
 
-    def _prepare(self, index: int, parts: Parts, task: Task, title: str | None) -> list[WorkItem]:
+    def _prepare(
+        self, index: int, parts: Parts, task: Task, title: str | None, options: Mapping[str, Any]
+    ) -> list[WorkItem]:
+        if options:
+            raise TypeError(f"GeminiEmbedder.embed() got unexpected options {sorted(options)}")
         request = self._condition(index, parts, task, title)
         key = cache_key(
             "gemini",

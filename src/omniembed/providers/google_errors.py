@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from google.genai import errors as genai_errors
@@ -53,9 +54,21 @@ def map_google_error(exc: BaseException, provider: str) -> OmniEmbedError | None
 
 
 def _from_api_error(exc: genai_errors.APIError, provider: str) -> ServiceError:
-    code = int(exc.code or 0)
-    message = str(exc.message or exc.status or "no message")
-    if code == 400 and _is_invalid_key(exc):
+    headers = getattr(getattr(exc, "response", None), "headers", None)
+    return google_error(int(exc.code or 0), exc.details, headers, provider)
+
+
+def google_error(
+    code: int, body: Any, headers: Mapping[str, str] | None, provider: str
+) -> ServiceError:
+    """The typed error for a Google error answer: HTTP ``code`` and its JSON ``body``
+    (``{"error": {"code", "message", "status", "details"}}``)."""
+    error_body = body.get("error", body) if isinstance(body, dict) else {}
+    if not isinstance(error_body, dict):
+        error_body = {}
+    message = str(error_body.get("message") or error_body.get("status") or f"HTTP {code}")
+    status = error_body.get("status")
+    if code == 400 and ("API_KEY_INVALID" in str(body) or "API key not valid" in message):
         cls: type[ServiceError] = AuthenticationError
     elif code >= 500:
         cls = ServerError
@@ -64,30 +77,22 @@ def _from_api_error(exc: genai_errors.APIError, provider: str) -> ServiceError:
     error = cls(
         message,
         status_code=code,
-        status=exc.status,
+        status=status,
         provider=provider,
-        retry_after=_retry_after(exc),
+        retry_after=_retry_after(error_body, headers),
     )
     if cls is ServerError:
         error.retryable = code in _RETRYABLE_5XX
     return error
 
 
-def _is_invalid_key(exc: genai_errors.APIError) -> bool:
-    text = f"{exc.message} {exc.details}"
-    return "API_KEY_INVALID" in text or "API key not valid" in text
-
-
-def _retry_after(exc: genai_errors.APIError) -> float | None:
+def _retry_after(error_body: dict[str, Any], headers: Mapping[str, str] | None) -> float | None:
     """The server's retry hint: Google's RetryInfo.retryDelay, else the Retry-After header."""
-    details: Any = exc.details
-    error = details.get("error", details) if isinstance(details, dict) else {}
-    for detail in error.get("details") or [] if isinstance(error, dict) else []:
+    for detail in error_body.get("details") or []:
         if isinstance(detail, dict) and "retryDelay" in detail:
             match = re.fullmatch(r"\s*([0-9.]+)s\s*", str(detail["retryDelay"]))
             if match:
                 return float(match.group(1))
-    headers = getattr(getattr(exc, "response", None), "headers", None)
     value = headers.get("retry-after") if headers is not None else None
     if value:
         try:

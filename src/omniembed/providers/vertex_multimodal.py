@@ -1,0 +1,456 @@
+"""`VertexMultimodalEmbedder`: Vertex AI ``multimodalembedding@001`` over REST.
+
+No supported SDK sends this model's instance shape any more, so this module calls
+``:predict`` with httpx and google-auth. Wire rules it owns (DESIGN.md §3):
+
+* exactly one instance per request: text, image, video or any combination of them, which
+  yields that many vectors (a video yields one per segment);
+* ``dimension`` ∈ {128, 256, 512, 1408} for text and image; video is always 1,408;
+* the model reads images at 512×512 and at most 120 s of video per request: larger images
+  are downscaled before upload (switchable), and longer local videos are cut into ≤120 s
+  windows by stream copy, each request carrying only its window, with the returned
+  offsets re-based to the original timeline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import os
+import threading
+import weakref
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from pydantic import SecretStr
+
+from ..errors import (
+    InvalidParameterError,
+    MediaLimitError,
+    MissingCredentialsError,
+    UnsupportedMediaError,
+)
+from ..media import Media
+from ..runtime.batching import WorkItem
+from ..runtime.cache import cache_key
+from ..runtime.runner import BatchOutcome
+from ..tasks import Task
+from ..types import Embedding, VideoSegmentConfig
+from .base import Embedder, Parts, as_secret
+from .google_errors import google_error, map_google_error
+
+logger = logging.getLogger("omniembed.vertex")
+
+MODEL = "multimodalembedding@001"
+DIMENSIONS = (128, 256, 512, 1408)
+VIDEO_DIMENSION = 1408
+MAX_IMAGE_BYTES = 20 * 1024 * 1024
+#: The model's input size: larger images are resized by the service anyway.
+MODEL_IMAGE_SIDE = 512
+MAX_TEXT_TOKENS = 32
+#: Seconds of video the service analyses per request.
+WINDOW_SEC = 120.0
+MIN_INTERVAL_SEC = 4.0
+DEFAULT_INTERVAL_SEC = 16.0
+
+
+def billing_mode(interval_sec: float) -> str:
+    """Vertex AI's video pricing tier for a segment interval: Plus (4–<8 s),
+    Standard (8–<15 s) or Essential (≥15 s)."""
+    if interval_sec < 8:
+        return "Plus"
+    return "Standard" if interval_sec < 15 else "Essential"
+
+
+@dataclass(frozen=True)
+class _Instance:
+    """One request's instance. ``window`` is the stretch of the source video this request
+    covers, in the source's timeline."""
+
+    text: str | None
+    image: Media | None
+    video: Media | None
+    window: tuple[float, float] | None
+    interval_sec: float
+
+
+class VertexMultimodalEmbedder(Embedder):
+    """Image, text and video embeddings from Vertex AI ``multimodalembedding@001``.
+
+    Credentials: Application Default Credentials by default, or ``credentials``
+    (google-auth) or ``access_token``. ``project``/``location`` default to
+    ``GOOGLE_CLOUD_PROJECT`` / ``GOOGLE_CLOUD_LOCATION`` (else ``us-central1``).
+    ``requests_per_minute`` defaults to the model's quota, 120.
+
+    An input is a text, an image, a video, or a list holding at most one of each (one
+    instance; its vectors come back in the order text, image, video segments).
+    ``video_segment_config`` (or ``embed(..., video_segment_config=...)``) picks the
+    stretch and segment length; a local video longer than 120 s is embedded window by
+    window. Tasks do not apply to this model and are ignored.
+    """
+
+    provider = "vertex"
+
+    def __init__(
+        self,
+        *,
+        project: str | None = None,
+        location: str | None = None,
+        credentials: Any | None = None,
+        access_token: str | SecretStr | None = None,
+        base_url: str | None = None,
+        api_version: str = "v1",
+        dimension: int = 1408,
+        video_segment_config: VideoSegmentConfig | None = None,
+        downscale_images: bool = True,
+        max_concurrency: int = 8,
+        requests_per_minute: float | None = 120,
+        max_retries: int = 6,
+        timeout: float | None = 120.0,
+        cache: Any = None,
+        progress: bool = False,
+        **runtime: Any,
+    ):
+        if dimension not in DIMENSIONS:
+            raise InvalidParameterError(
+                f"dimension={dimension!r} is not offered by {MODEL}; use one of "
+                f"{', '.join(map(str, DIMENSIONS))} (video embeddings are always 1408)"
+            )
+        self.dimension = dimension
+        self.video_segment_config = video_segment_config
+        if video_segment_config is not None:
+            _check_segment_config(video_segment_config)
+        self.downscale_images = downscale_images
+        self.location = location or os.environ.get("GOOGLE_CLOUD_LOCATION") or "us-central1"
+        self.project = project or os.environ.get("GOOGLE_CLOUD_PROJECT")
+        super().__init__(
+            model=MODEL,
+            max_concurrency=max_concurrency,
+            requests_per_minute=requests_per_minute,
+            max_retries=max_retries,
+            timeout=timeout,
+            cache=cache,
+            progress=progress,
+            max_batch_size=1,
+            **runtime,
+        )
+        self._auth = _Auth(credentials, as_secret(access_token))
+        if self.project is None:
+            self.project = self._auth.default_project
+        if not self.project:
+            raise MissingCredentialsError(
+                "Vertex AI needs a project: pass project= or set GOOGLE_CLOUD_PROJECT"
+            )
+        base = (base_url or f"https://{self.location}-aiplatform.googleapis.com").rstrip("/")
+        self.url = (
+            f"{base}/{api_version}/projects/{self.project}/locations/{self.location}"
+            f"/publishers/google/models/{MODEL}:predict"
+        )
+        self._client = httpx.Client(timeout=timeout)
+        self._async_clients: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, httpx.AsyncClient
+        ] = weakref.WeakKeyDictionary()
+
+    # --- preparing -----------------------------------------------------------------------
+
+    def _prepare(
+        self,
+        index: int,
+        parts: Parts,
+        task: Task,
+        title: str | None,
+        options: Mapping[str, Any],
+    ) -> list[WorkItem]:
+        texts = [p for p in parts if isinstance(p, str)]
+        media = [p for p in parts if isinstance(p, Media)]
+        images = [m for m in media if m.mime_type.startswith("image/")]
+        videos = [m for m in media if m.mime_type.startswith("video/")]
+        others = [m for m in media if m not in images and m not in videos]
+        if others:
+            raise UnsupportedMediaError(
+                f"{MODEL} embeds text, images and video, not {others[0].mime_type}",
+                index=index,
+                source=others[0].source,
+            )
+        if len(texts) > 1 or len(images) > 1 or len(videos) > 1:
+            raise MediaLimitError(
+                f"one {MODEL} instance holds at most one text, one image and one video "
+                f"(got {len(texts)}, {len(images)}, {len(videos)}); split them over inputs",
+                index=index,
+            )
+        text = texts[0] if texts else None
+        image = images[0] if images else None
+        video = videos[0] if videos else None
+        if text is not None and len(text) // 4 > MAX_TEXT_TOKENS:
+            logger.warning(
+                "input %d: about %d tokens; %s reads the first %d and ignores the rest",
+                index,
+                len(text) // 4,
+                MODEL,
+                MAX_TEXT_TOKENS,
+            )
+        if image is not None:
+            self._check_image(index, image)
+        config = options.get("video_segment_config") or self.video_segment_config
+        if config is not None:
+            _check_segment_config(config)
+        if video is None:
+            return [self._item(index, _Instance(text, image, None, None, DEFAULT_INTERVAL_SEC))]
+        if self.dimension != VIDEO_DIMENSION:
+            logger.info("input %d: video embeddings are always 1408-dimensional", index)
+        interval = (config.interval_sec if config else None) or DEFAULT_INTERVAL_SEC
+        logger.info(
+            "input %d: %g s video segments: %s billing", index, interval, billing_mode(interval)
+        )
+        spans = self._windows(index, video, config)
+        return [
+            self._item(
+                index,
+                _Instance(
+                    text if n == 0 else None, image if n == 0 else None, video, span, interval
+                ),
+            )
+            for n, span in enumerate(spans)
+        ]
+
+    def _check_image(self, index: int, image: Media) -> None:
+        if image.scheme in ("http", "https"):
+            image.read_bytes()
+        if image.scheme == "oss":
+            raise UnsupportedMediaError(
+                "oss:// URIs are DashScope's; pass a local file or gs://",
+                index=index,
+                source=image.source,
+            )
+        if (
+            not image.is_remote
+            and (image.size or 0) > MAX_IMAGE_BYTES
+            and not self.downscale_images
+        ):
+            raise MediaLimitError(
+                f"the image is {(image.size or 0) / 2**20:.1f} MiB; {MODEL} takes at most 20 MiB "
+                "(leave downscale_images=True to shrink it to the model's 512 px first)",
+                index=index,
+                source=image.source,
+            )
+
+    def _windows(
+        self, index: int, video: Media, config: VideoSegmentConfig | None
+    ) -> list[tuple[float, float]]:
+        from ..video import windows
+
+        start = config.start_offset_sec if config else 0.0
+        end = config.end_offset_sec if config else None
+        if video.is_remote:
+            if video.scheme != "gs":
+                video.read_bytes()  # http(s): fetched once, then cut like a local file
+            else:
+                # The service reads gs:// itself; without an end we cannot know the length.
+                stop = end if end is not None else start + WINDOW_SEC
+                if end is None:
+                    logger.warning(
+                        "input %d: no end_offset_sec for a gs:// video: embedding its first "
+                        "%g s; set VideoSegmentConfig(end_offset_sec=...) to cover more",
+                        index,
+                        WINDOW_SEC,
+                    )
+                return windows(stop, start, stop, WINDOW_SEC)
+        from ..probe import media_duration_sec
+
+        duration = media_duration_sec(video)
+        if start >= duration:
+            raise InvalidParameterError(
+                f"start_offset_sec={start:g} is past the end of the {duration:.1f} s video",
+                index=index,
+                source=video.source,
+            )
+        return windows(duration, start, end, WINDOW_SEC)
+
+    def _item(self, index: int, instance: _Instance) -> WorkItem:
+        key = cache_key(
+            "vertex-multimodal",
+            self.dimension,
+            self.downscale_images,
+            instance.text,
+            _media_key(instance.image),
+            _media_key(instance.video),
+            instance.window,
+            instance.interval_sec,
+        )
+        return WorkItem(index, instance, key)
+
+    # --- sending -------------------------------------------------------------------------
+
+    def _body(self, instance: _Instance) -> tuple[dict[str, Any], float]:
+        """The request body, and the offset to add to the returned video offsets."""
+        body: dict[str, Any] = {}
+        rebase = 0.0
+        if instance.text is not None:
+            body["text"] = instance.text
+        if instance.image is not None:
+            body["image"] = self._image_json(instance.image)
+        if instance.video is not None and instance.window is not None:
+            start, end = instance.window
+            if instance.video.scheme == "gs":
+                video: dict[str, Any] = {"gcsUri": instance.video.source}
+            else:
+                from ..video import cut_window
+
+                cut = cut_window(instance.video, start, end)
+                video = {"bytesBase64Encoded": base64.b64encode(cut.data).decode("ascii")}
+                rebase = cut.actual_start_sec
+            video["videoSegmentConfig"] = {
+                "startOffsetSec": _whole(start - rebase),
+                "endOffsetSec": _whole(end - rebase, up=True),
+                "intervalSec": _whole(instance.interval_sec),
+            }
+            body["video"] = video
+        return {"instances": [body], "parameters": {"dimension": self.dimension}}, rebase
+
+    def _image_json(self, image: Media) -> dict[str, Any]:
+        if image.scheme == "gs":
+            return {"gcsUri": image.source, "mimeType": image.mime_type}
+        data = image.read_bytes()
+        if self.downscale_images:
+            data = _downscaled(image, data)
+        return {"bytesBase64Encoded": base64.b64encode(data).decode("ascii")}
+
+    def _send_batch(self, batch: list[WorkItem]) -> Sequence[BatchOutcome]:
+        instance: _Instance = batch[0].payload
+        body, rebase = self._body(instance)
+        headers = {"Authorization": f"Bearer {self._auth.token()}"}
+        try:
+            response = self._client.post(self.url, json=body, headers=headers)
+        except httpx.HTTPError as exc:
+            raise _typed(exc) from exc
+        return [self._parse(response, rebase)]
+
+    async def _asend_batch(self, batch: list[WorkItem]) -> Sequence[BatchOutcome]:
+        instance: _Instance = batch[0].payload
+        # Reading and cutting media is file work: keep it off the event loop.
+        body, rebase = await asyncio.to_thread(self._body, instance)
+        token = await asyncio.to_thread(self._auth.token)
+        try:
+            response = await self._async_client().post(
+                self.url, json=body, headers={"Authorization": f"Bearer {token}"}
+            )
+        except httpx.HTTPError as exc:
+            raise _typed(exc) from exc
+        return [self._parse(response, rebase)]
+
+    def _async_client(self) -> httpx.AsyncClient:
+        loop = asyncio.get_running_loop()
+        client = self._async_clients.get(loop)
+        if client is None:
+            client = self._async_clients[loop] = httpx.AsyncClient(timeout=self.timeout)
+        return client
+
+    def _parse(self, response: httpx.Response, rebase: float) -> list[Embedding]:
+        try:
+            payload = response.json()
+        except ValueError:
+            payload = {}
+        if response.status_code != 200:
+            raise google_error(response.status_code, payload, response.headers, "vertex")
+        prediction = (payload.get("predictions") or [{}])[0]
+        out = []
+        if "textEmbedding" in prediction:
+            out.append(Embedding(list(prediction["textEmbedding"]), "text"))
+        if "imageEmbedding" in prediction:
+            out.append(Embedding(list(prediction["imageEmbedding"]), "image"))
+        for segment in prediction.get("videoEmbeddings") or []:
+            out.append(
+                Embedding(
+                    list(segment["embedding"]),
+                    "video",
+                    rebase + float(segment.get("startOffsetSec", 0)),
+                    rebase + float(segment.get("endOffsetSec", 0)),
+                )
+            )
+        return out
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __repr__(self) -> str:
+        return (
+            f"VertexMultimodalEmbedder(project={self.project!r}, "
+            f"location={self.location!r}, dimension={self.dimension})"
+        )
+
+
+class _Auth:
+    """Bearer tokens: an explicit access token, or google-auth credentials refreshed
+    when they expire (ADC when none are given)."""
+
+    def __init__(self, credentials: Any | None, token: SecretStr | None):
+        self.default_project: str | None = None
+        self._token = token
+        self._credentials = credentials
+        self._lock = threading.Lock()
+        if token is None and credentials is None:
+            import google.auth
+            from google.auth.exceptions import DefaultCredentialsError
+
+            try:
+                self._credentials, self.default_project = google.auth.default(
+                    scopes=["https://www.googleapis.com/auth/cloud-platform"]
+                )
+            except DefaultCredentialsError as exc:
+                raise MissingCredentialsError(
+                    "no Google Cloud credentials for Vertex AI: run `gcloud auth "
+                    "application-default login`, set GOOGLE_APPLICATION_CREDENTIALS, or pass "
+                    "credentials= / access_token="
+                ) from exc
+
+    def token(self) -> str:
+        if self._token is not None:
+            return self._token.get_secret_value()
+        credentials = self._credentials
+        assert credentials is not None  # set in __init__ when there is no token
+        with self._lock:
+            if not credentials.valid:
+                from google.auth.transport.requests import Request
+
+                credentials.refresh(Request())
+            return str(credentials.token)
+
+
+def _check_segment_config(config: VideoSegmentConfig) -> None:
+    if config.interval_sec is not None and config.interval_sec < MIN_INTERVAL_SEC:
+        raise InvalidParameterError(
+            f"interval_sec={config.interval_sec:g} is below {MODEL}'s minimum of "
+            f"{MIN_INTERVAL_SEC:g} s; use 4–7 s (Plus), 8–14 s (Standard) or ≥15 s (Essential)"
+        )
+
+
+def _whole(seconds: float, up: bool = False) -> int:
+    """The API takes whole seconds."""
+    import math
+
+    return int(math.ceil(seconds - 1e-6) if up else math.floor(seconds + 1e-6))
+
+
+def _media_key(media: Media | None) -> str | None:
+    if media is None:
+        return None
+    return f"{media.mime_type}:{media.content_hash()}"
+
+
+def _downscaled(image: Media, data: bytes) -> bytes:
+    from ..probe import image_size
+
+    width, height = image_size(image)
+    if max(width, height) <= MODEL_IMAGE_SIDE:
+        return data
+    from ..imaging import reencode
+
+    fmt = "JPEG" if image.mime_type == "image/jpeg" else "PNG"
+    return reencode(image, fmt, max_side=MODEL_IMAGE_SIDE)
+
+
+def _typed(exc: Exception) -> Exception:
+    return map_google_error(exc, provider="vertex") or exc
