@@ -38,6 +38,7 @@ from .types import Embedding, EmbeddingResult, VideoSegmentConfig
 
 if TYPE_CHECKING:
     from .providers.gemini import GeminiEmbedder
+    from .providers.vertex_multimodal import VertexMultimodalEmbedder
     from .runtime.cache import EmbeddingCache, MemoryCache, SQLiteCache
     from .runtime.rate_limit import RateLimiter
     from .runtime.retry import RetryPolicy
@@ -45,7 +46,9 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 _LAZY = {
+    "DashScopeEmbedder": ".providers.dashscope",
     "GeminiEmbedder": ".providers.gemini",
+    "VertexMultimodalEmbedder": ".providers.vertex_multimodal",
     "EmbeddingCache": ".runtime.cache",
     "MemoryCache": ".runtime.cache",
     "SQLiteCache": ".runtime.cache",
@@ -66,6 +69,7 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "AuthenticationError",
     "ConfigurationError",
+    "DashScopeEmbedder",
     "Embedding",
     "EmbeddingCache",
     "EmbeddingResult",
@@ -95,6 +99,7 @@ __all__ = [
     "ServiceTimeoutError",
     "Task",
     "UnsupportedMediaError",
+    "VertexMultimodalEmbedder",
     "VideoSegmentConfig",
     "__version__",
 ]

@@ -1,6 +1,7 @@
 """An offline HTTP server that speaks Google's embedding wire protocols (Gemini API and
-Vertex AI) so the real google-genai SDK and REST clients can run against it in tests,
-demos and CI. Vectors are deterministic stand-ins, not a model.
+Vertex AI, including multimodalembedding@001) and DashScope's multimodal embedding (with the
+SDK's upload flow) so the real google-genai and dashscope SDKs and REST clients can run
+against it in tests, demos and CI. Vectors are deterministic stand-ins, not a model.
 
     from omniembed.emulator import Emulator
 

@@ -17,7 +17,8 @@ from .server import Emulator
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="omniembed emulator",
-        description="Offline stand-in for Google's embedding APIs (Gemini API and Vertex AI). "
+        description="Offline stand-in for Google's embedding APIs (Gemini API and Vertex AI) "
+        "and DashScope multimodal embedding (base_address=BASE_URL/api/v1). "
         "Vectors are deterministic stand-ins, not a model.",
     )
     parser.add_argument("--port", type=int, default=8765, help="port to listen on (0: any free)")

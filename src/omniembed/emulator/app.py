@@ -5,7 +5,8 @@ Order per request: record -> latency -> fault (scripted, then random) -> route l
 -> auth -> quota -> body checks -> handler. Faults model the network and Google's front
 end, so they hit every request, routed or not, and injected faults do not use quota.
 Handlers are synchronous (decoding video, hashing, JSON encoding) and run in the loop's
-thread pool so one heavy request never stalls the others.
+thread pool so one heavy request never stalls the others. On DashScope paths (``/api/...``
+and the upload host) every error is answered in DashScope's shape instead of Google's.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from aiohttp import web
 
 from . import routes_gemini, routes_vertex
 from .auth import check_auth
+from .dashscope_errors import JSON_CONTENT_TYPE as DASHSCOPE_JSON
+from .dashscope_errors import dashscope_body, rate_quota
 from .faults import FaultPlan, fault_setting
 from .google_errors import (
     JSON_CONTENT_TYPE,
@@ -39,7 +42,8 @@ from .jsonio import dumps
 from .models import MAX_GEMINI_REQUEST_BYTES
 from .quotas import QuotaBook
 from .records import RequestLog, RequestRecord
-from .routing import Call, resolve
+from .routes_dashscope import DashScopeCall, DashScopeService
+from .routing import Call, is_dashscope_path, resolve
 
 logger = logging.getLogger("omniembed.emulator")
 
@@ -69,12 +73,18 @@ class Dispatcher:
     """Answers every request of one emulator."""
 
     def __init__(
-        self, settings: Settings, log: RequestLog, faults: FaultPlan, quotas: QuotaBook
+        self,
+        settings: Settings,
+        log: RequestLog,
+        faults: FaultPlan,
+        quotas: QuotaBook,
+        dashscope: DashScopeService | None = None,
     ) -> None:
         self._settings = settings
         self._log = log
         self._faults = faults
         self._quotas = quotas
+        self._dashscope = dashscope or DashScopeService()
 
     def application(self) -> web.Application:
         app = web.Application(client_max_size=MAX_BODY_BYTES)
@@ -98,14 +108,17 @@ class Dispatcher:
         )
         self._log.add(record)
         try:
-            response = await self._answer(record, call, parsed, json_error)
+            response = await self._answer(record, call, parsed, json_error, body, request.host)
         except _Reset:
             _abort(request)
             record.status = "reset"
             logger.debug("%s %s -> connection reset", request.method, path)
             return web.Response(status=500)  # never sent: the connection is gone
         except GoogleError as error:
-            response = error_response(error)
+            if is_dashscope_path(path):
+                response = dashscope_error_response(error)
+            else:
+                response = error_response(error)
         except asyncio.CancelledError:  # stop() while in flight: the client sees a disconnect
             record.status = "reset"
             raise
@@ -114,7 +127,13 @@ class Dispatcher:
         return response
 
     async def _answer(
-        self, record: RequestRecord, call: Call | None, parsed: Any, json_error: str | None
+        self,
+        record: RequestRecord,
+        call: Call | None,
+        parsed: Any,
+        json_error: str | None,
+        body: bytes,
+        host: str,
     ) -> web.Response:
         settings = self._settings
         if settings.latency_ms:
@@ -136,12 +155,23 @@ class Dispatcher:
             raise unavailable()
         if call is None:
             raise method_not_found(record.method, record.path)
-        denied = check_auth(call.api, settings.api_key, record.headers, record.query)
-        if denied is not None:
-            raise denied
+        if call.route != "ossUpload":  # OSS checks the policy signature, not the API key
+            denied = check_auth(call.api, settings.api_key, record.headers, record.query)
+            if denied is not None:
+                raise denied
         wait = self._quotas.take(settings.quotas, call.route)
         if wait > 0:
-            raise resource_exhausted(wait)
+            raise rate_quota() if call.api == "dashscope" else resource_exhausted(wait)
+        loop = asyncio.get_running_loop()
+        if call.api == "dashscope":
+            ds_call = DashScopeCall(
+                call.route, record.headers, record.query, body, parsed, json_error, f"http://{host}"
+            )
+            answer = await loop.run_in_executor(None, _run_dashscope, self._dashscope, ds_call)
+            payload = answer.body if isinstance(answer.body, bytes) else dumps(answer.body)
+            return web.Response(
+                status=answer.status, body=payload, headers={"Content-Type": answer.content_type}
+            )
         if call.api == "gemini" and record.body_size > MAX_GEMINI_REQUEST_BYTES:
             raise invalid_argument(
                 f"Request payload size exceeds the limit: {MAX_GEMINI_REQUEST_BYTES} bytes."
@@ -149,7 +179,6 @@ class Dispatcher:
         if json_error is not None:
             raise invalid_argument(json_error)
         handler = HANDLERS[(call.api, call.route)]
-        loop = asyncio.get_running_loop()
         payload = await loop.run_in_executor(None, _run_handler, handler, call, parsed)
         return web.Response(body=payload, headers={"Content-Type": JSON_CONTENT_TYPE})
 
@@ -162,6 +191,21 @@ def _run_handler(handler: routes_gemini.Handler, call: Call, body: Any) -> bytes
     except Exception as exc:  # a bug in the emulator: answer like Google, log the traceback
         logger.exception("emulator handler %s failed", call.route)
         raise internal(f"omniembed emulator error in {call.route}: {exc!r}") from exc
+
+
+def _run_dashscope(service: DashScopeService, call: DashScopeCall) -> Any:
+    try:
+        return service.handle(call)
+    except GoogleError:
+        raise
+    except Exception as exc:  # a bug in the emulator: answer like DashScope, log the traceback
+        logger.exception("emulator handler %s failed", call.route)
+        raise internal(f"omniembed emulator error in {call.route}: {exc!r}") from exc
+
+
+def dashscope_error_response(error: GoogleError) -> web.Response:
+    headers = {"Content-Type": DASHSCOPE_JSON}
+    return web.Response(status=error.code, body=dumps(dashscope_body(error)), headers=headers)
 
 
 def error_response(error: GoogleError) -> web.Response:

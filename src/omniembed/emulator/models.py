@@ -106,6 +106,23 @@ MODELS: dict[str, EmbeddingModel] = {
         display_name="Text Embedding 005",
         description="Text embeddings on Vertex AI (omniembed emulator stand-in).",
     ),
+    "multimodalembedding": EmbeddingModel(
+        id="multimodalembedding",
+        space="multimodalembedding",
+        dims=1408,
+        max_tokens=32,
+        multimodal=False,  # not through Content parts: :predict instances carry its media
+        conditioning="task_type",
+        on_gemini_api=False,
+        vertex_actions=frozenset({"predict"}),
+        max_predict_instances=1,
+        version="001",
+        display_name="Multimodal Embedding 001",
+        description=(
+            "Text, image and video embeddings in one space on Vertex AI (omniembed emulator "
+            "stand-in)."
+        ),
+    ),
 }
 
 #: What ``GET models/{m}`` lists as supported for every embedding model.

@@ -22,6 +22,7 @@ from .models import MAX_BATCH_REQUESTS, EmbeddingModel, VertexAction, vertex_mod
 from .proto_json import Violation, as_bool, as_int, as_list, as_str, join, read_fields
 from .routing import Call
 from .tokens import billable_characters, modality_details
+from .vertex_multimodal import predict_multimodal
 
 logger = logging.getLogger("omniembed.emulator")
 
@@ -109,10 +110,11 @@ def _predict_text(
     return {"predictions": predictions, "metadata": {"billableCharacterCount": billable}}
 
 
-#: ``:predict`` handler per model space. multimodalembedding@001 will add its own here.
+#: ``:predict`` handler per model space (each model's instance schema).
 PREDICT_HANDLERS: dict[str, PredictHandler] = {
     "gemini-embedding-001": _predict_text,
     "text-embedding-005": _predict_text,
+    "multimodalembedding": predict_multimodal,
 }
 
 

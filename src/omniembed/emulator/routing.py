@@ -3,7 +3,9 @@
 Gemini API: ``/{v1beta|v1}/models/{model}:{action}``, ``GET /{ver}/models/{model}``,
 ``GET /{ver}/models``. Vertex AI: ``/{v1|v1beta1}/projects/{p}/locations/{l}/publishers/
 google/models/{model}:{action}`` and the express-mode form without project and location
-(google-genai with ``vertexai=True`` and an API key).
+(google-genai with ``vertexai=True`` and an API key). DashScope: ``POST /api/v1/services/
+embeddings/multimodal-embedding/multimodal-embedding``, ``GET /api/v1/uploads`` (upload
+policy) and ``POST /oss-upload`` (the emulator's stand-in for the OSS upload host).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-Api = Literal["gemini", "vertex"]
+Api = Literal["gemini", "vertex", "dashscope"]
 
 GEMINI_ACTIONS = frozenset({"batchEmbedContents", "embedContent", "countTokens"})
 VERTEX_ACTIONS = frozenset({"predict", "embedContent", "batchEmbedContents"})
@@ -25,6 +27,10 @@ _VERTEX_ACTION = re.compile(
     r"publishers/google/models/([^/:]+):([A-Za-z]+)$"
 )
 
+DASHSCOPE_EMBEDDING_PATH = "/api/v1/services/embeddings/multimodal-embedding/multimodal-embedding"
+DASHSCOPE_POLICY_PATH = "/api/v1/uploads"
+OSS_UPLOAD_PATH = "/oss-upload"
+
 
 @dataclass(frozen=True)
 class Call:
@@ -32,7 +38,7 @@ class Call:
 
     api: Api
     #: Short route name: batchEmbedContents, embedContent, countTokens, predict, getModel,
-    #: listModels. Quotas are keyed by it.
+    #: listModels; DashScope: multimodalEmbedding, getPolicy, ossUpload. Quotas are keyed by it.
     route: str
     version: str
     model: str | None = None
@@ -48,8 +54,15 @@ class Call:
         return name
 
 
+def is_dashscope_path(path: str) -> bool:
+    """Whether errors on this path are answered in DashScope's shape."""
+    return path.startswith(("/api/", OSS_UPLOAD_PATH))
+
+
 def resolve(method: str, path: str) -> Call | None:
     """The route a (percent-decoded) path names, or None."""
+    if is_dashscope_path(path):
+        return _resolve_dashscope(method, path.rstrip("/") or "/")
     if method == "POST":
         match = _GEMINI_ACTION.match(path)
         if match and match.group(3) in GEMINI_ACTIONS:
@@ -65,4 +78,14 @@ def resolve(method: str, path: str) -> Call | None:
         match = _GEMINI_MODELS.match(path)
         if match:
             return Call("gemini", "listModels", match.group(1))
+    return None
+
+
+def _resolve_dashscope(method: str, path: str) -> Call | None:
+    if method == "POST" and path == DASHSCOPE_EMBEDDING_PATH:
+        return Call("dashscope", "multimodalEmbedding", "v1")
+    if method == "GET" and path == DASHSCOPE_POLICY_PATH:
+        return Call("dashscope", "getPolicy", "v1")
+    if method == "POST" and path == OSS_UPLOAD_PATH:
+        return Call("dashscope", "ossUpload", "v1")
     return None

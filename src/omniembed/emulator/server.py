@@ -16,6 +16,7 @@ from .app import Dispatcher
 from .faults import FaultPlan, check_faults
 from .quotas import QuotaBook
 from .records import RequestLog, RequestRecord
+from .routes_dashscope import DashScopeService
 
 logger = logging.getLogger("omniembed.emulator")
 
@@ -24,10 +25,13 @@ SHUTDOWN_GRACE_S = 0.5
 
 
 class Emulator:
-    """An offline, wire-compatible stand-in for Google's embedding APIs on a real HTTP port.
+    """An offline, wire-compatible stand-in for Google's and DashScope's embedding APIs on a
+    real HTTP port.
 
-    Serves the Gemini API (``/v1beta/models/{m}:batchEmbedContents`` ...) and Vertex AI
-    (``/v1/projects/{p}/locations/{l}/publishers/google/models/{m}:predict`` ...) with
+    Serves the Gemini API (``/v1beta/models/{m}:batchEmbedContents`` ...), Vertex AI
+    (``/v1/projects/{p}/locations/{l}/publishers/google/models/{m}:predict`` ..., including
+    ``multimodalembedding@001``) and DashScope multimodal embedding (the dashscope SDK with
+    ``base_address=emu.base_url + "/api/v1"``; see `omniembed.emulator.routes_dashscope`) with
     deterministic stand-in vectors (see `omniembed.emulator.vectors`; not a model).
 
     Knobs (plain attributes; change them while it runs):
@@ -35,12 +39,15 @@ class Emulator:
     - ``latency_ms``: delay before every answer (``asyncio.sleep``, other requests go on).
     - ``quotas``: requests per minute per route, e.g. ``{"batchEmbedContents": 600,
       "*": 1200}``; over quota answers 429 with ``RetryInfo.retryDelay`` and a
-      ``Retry-After`` header holding seconds, possibly fractional (``"0.5"``).
+      ``Retry-After`` header holding seconds, possibly fractional (``"0.5"``). DashScope
+      routes are ``multimodalEmbedding``, ``getPolicy`` and ``ossUpload``; over quota they
+      answer 429 ``Throttling.RateQuota`` (DashScope sends no retry delay).
     - ``faults``: per-request probabilities ``{"429", "500", "503", "reset", "slow"}`` plus
       ``slow_seconds`` (default 30) and ``retry_delay_s`` (default 1, the 429's delay),
       drawn from ``random.Random(seed)``; `inject` scripts exact outcomes first.
-    - ``api_key``: when set, Gemini API requests need it in ``x-goog-api-key`` or ``?key=``
-      and Vertex requests as ``Authorization: Bearer <key>`` or ``x-goog-api-key``.
+    - ``api_key``: when set, Gemini API requests need it in ``x-goog-api-key`` or ``?key=``,
+      Vertex requests as ``Authorization: Bearer <key>`` or ``x-goog-api-key``, and DashScope
+      requests as ``Authorization: Bearer <key>`` (the upload host needs none).
 
     Use ``with Emulator() as emu:`` or `start`/`stop`; ``emu.base_url`` goes into
     ``types.HttpOptions(base_url=...)``; ``emu.requests`` lists what was received.
@@ -67,6 +74,7 @@ class Emulator:
         self._log = RequestLog()
         self._fault_plan = FaultPlan(seed)
         self._quota_book = QuotaBook()
+        self._dashscope = DashScopeService()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
 
@@ -144,7 +152,9 @@ class Emulator:
         failure: list[BaseException],
     ) -> None:
         asyncio.set_event_loop(loop)
-        dispatcher = Dispatcher(self, self._log, self._fault_plan, self._quota_book)
+        dispatcher = Dispatcher(
+            self, self._log, self._fault_plan, self._quota_book, self._dashscope
+        )
         runner = web.AppRunner(
             dispatcher.application(), access_log=None, shutdown_timeout=SHUTDOWN_GRACE_S
         )
@@ -183,6 +193,11 @@ class Emulator:
     def requests(self) -> list[RequestRecord]:
         """Copies of the records of every request received so far, in arrival order."""
         return self._log.snapshot()
+
+    @property
+    def uploads(self) -> dict[str, int]:
+        """DashScope uploads received so far: object key (``oss://`` + key) -> size."""
+        return self._dashscope.uploaded()
 
     def clear_requests(self) -> None:
         self._log.clear()

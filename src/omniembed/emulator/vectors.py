@@ -157,7 +157,7 @@ def _rng(key: str) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
-@lru_cache(maxsize=8)
+@lru_cache(maxsize=32)
 def _projection(kind: str, rows: int, dim: int) -> Vector:
     """The fixed Gaussian random projection from a ``rows``-long descriptor to ``dim``."""
     matrix = _rng(f"projection|{kind}|{rows}|{dim}").standard_normal((rows, dim), np.float32)
@@ -220,6 +220,39 @@ def _compute_media_vector(part: MediaPart, model: EmbeddingModel) -> Vector:
     return _project("audio", _byte_descriptor(part.data), dim)
 
 
+def project_pixels(descriptor: Vector, dim: int) -> Vector:
+    """Unit vector of a pixel descriptor (images and video frames share this projection)."""
+    return _project("pixels", descriptor, dim)
+
+
+def image_vector(data: bytes, dim: int) -> Vector:
+    """Unit pixel vector of an encoded image (cached by content digest)."""
+    digest = hashlib.blake2b(data, digest_size=16).hexdigest()
+    key = (digest, "image-pixels", str(dim))
+    return _MEDIA_CACHE.get_or_compute(
+        key, lambda: project_pixels(pixel_descriptor(_image_thumbnail(data)), dim)
+    )
+
+
+def named_vector(key: str, dim: int) -> Vector:
+    """A fixed unit direction for something the emulator cannot look at (a URL, gs:// URI)."""
+    return _seeded_unit(key, dim)
+
+
+def shorten(vector: Vector, dim: int) -> Vector:
+    """The first ``dim`` values, re-normalized (a projection to ``dim`` dimensions)."""
+    out = _unit(np.asarray(vector[:dim], dtype=np.float32))
+    out.flags.writeable = False
+    return out
+
+
+def unit_sum(vectors: Sequence[Vector]) -> Vector:
+    """The normalized sum of unit vectors (fusing several inputs into one)."""
+    out = _unit(np.sum(vectors, axis=0, dtype=np.float32))
+    out.flags.writeable = False
+    return out
+
+
 def _project(kind: str, descriptor: Vector, dim: int) -> Vector:
     if not np.any(descriptor):
         return _seeded_unit(f"{kind}|zero", dim)
@@ -252,32 +285,56 @@ def _image_thumbnail(data: bytes) -> npt.NDArray[np.uint8]:
 
 def _video_descriptor(data: bytes, seconds: float) -> Vector:
     """Mean pixel descriptor of frames sampled about once a second (at most 16)."""
+    return segment_descriptors(data, [(0.0, seconds)], _MAX_VIDEO_SAMPLES)[0]
+
+
+def segment_descriptors(
+    data: bytes, segments: Sequence[tuple[float, float]], max_samples: int = 8
+) -> list[Vector]:
+    """One mean pixel descriptor per ``(start, end)`` segment (seconds), from frames sampled
+    about once a second inside it (at most ``max_samples``), decoding the video once.
+
+    A segment whose sample times all lie past the last frame uses that last frame; a video
+    without frames gives zero descriptors.
+    """
     import av  # the media extra
 
-    samples = max(1, min(_MAX_VIDEO_SAMPLES, math.ceil(seconds)))
-    targets = [(i + 0.5) * seconds / samples for i in range(samples)]
-    descriptors: list[Vector] = []
-    last: av.VideoFrame | None = None
+    targets: list[tuple[float, int]] = []
+    for index, (start, end) in enumerate(segments):
+        length = max(0.0, end - start)
+        samples = max(1, min(max_samples, math.ceil(length)))
+        targets.extend((start + (i + 0.5) * length / samples, index) for i in range(samples))
+    targets.sort()
+    sampled: list[list[Vector]] = [[] for _ in segments]
+    done = 0
+    last: Any = None
     with av.open(io.BytesIO(data), mode="r") as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         for index, frame in enumerate(container.decode(stream)):
             last = frame
             when = frame.time if frame.time is not None else index / float(stream.average_rate or 1)
-            if when < targets[len(descriptors)]:
+            if when < targets[done][0]:
                 continue
             descriptor = pixel_descriptor(_frame_rgb(frame))
             # Sparse frames can cover several sample times; each counts once per time.
-            while len(descriptors) < samples and when >= targets[len(descriptors)]:
-                descriptors.append(descriptor)
-            if len(descriptors) == samples:
+            while done < len(targets) and when >= targets[done][0]:
+                sampled[targets[done][1]].append(descriptor)
+                done += 1
+            if done == len(targets):
                 break
-        if not descriptors and last is not None:  # shorter than its first sample time
-            descriptors.append(pixel_descriptor(_frame_rgb(last)))
-    if not descriptors:
-        return np.zeros(256, dtype=np.float32)
-    mean: Vector = np.mean(descriptors, axis=0, dtype=np.float32)
-    return mean
+        if done < len(targets) and last is not None:  # shorter than the last sample times
+            descriptor = pixel_descriptor(_frame_rgb(last))
+            for _, segment in targets[done:]:
+                if not sampled[segment]:
+                    sampled[segment].append(descriptor)
+    out: list[Vector] = []
+    for descriptors in sampled:
+        if not descriptors:
+            out.append(np.zeros(256, dtype=np.float32))
+        else:
+            out.append(np.mean(descriptors, axis=0, dtype=np.float32))
+    return out
 
 
 def _frame_rgb(frame: Any) -> npt.NDArray[np.uint8]:

@@ -48,7 +48,7 @@ def error_from_response(response: Any) -> ServiceError:
     message = str(getattr(response, "message", "") or "no message")
     request_id = str(getattr(response, "request_id", "") or "")
     cls = _class_for(status, code)
-    text = f"{code}: {message}" if code else message
+    text = message  # str(error) shows "[dashscope <status> <code>] <message> (request_id ...)"
     if request_id:
         text += f" (request_id {request_id})"
     error = cls(

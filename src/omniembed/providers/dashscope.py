@@ -1,0 +1,690 @@
+"""`DashScopeEmbedder`: Alibaba Cloud Model Studio (DashScope) multimodal embeddings over the
+dashscope SDK.
+
+Wire rules this module owns (DESIGN.md §3, model limits in `dashscope_models`):
+
+* One request (``MultiModalEmbedding.call`` / ``AioMultiModalEmbedding.call``) carries up to
+  the model's element limit of content objects; each content object gives one vector,
+  answered as ``output.embeddings[{index, embedding, type}]`` and mapped back by ``index``.
+* qwen3-vl-embedding fuses the parts of ONE content object (text + image + video) into one
+  vector (type ``"vl"``), so an interleaved omniembed input becomes one content object. The
+  other models embed text, images and video independently: an input holds one modality
+  (several images become one ``multi_images`` element where the model takes it).
+* Images go inline as ``data:image/{fmt};base64,...`` (re-encoded and downscaled when the
+  model does not take the format or the file is over its byte limit) or by http(s)/oss URL.
+  Video goes by URL only; a local video is uploaded through the SDK's upload flow
+  (``uploads?action=getPolicy`` at *our* base URL, then the upload host) and sent as
+  ``oss://...`` with ``X-DashScope-OssResourceResolve: enable``.
+* The SDK never raises for HTTP errors; non-200 responses become typed errors here.
+* DashScope has no task types: ``task`` is ignored (``instruct`` conditions the model).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import mimetypes
+import tempfile
+import threading
+import urllib.parse
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal
+
+import dashscope
+import requests
+from dashscope.common.error import UploadFileException
+from dashscope.utils.oss_utils import OssUtils
+from pydantic import SecretStr
+
+from ..errors import (
+    ConfigurationError,
+    InvalidParameterError,
+    MediaLimitError,
+    MissingCredentialsError,
+    ServerError,
+    ServiceError,
+    UnsupportedMediaError,
+)
+from ..media import Media
+from ..mime import Modality
+from ..runtime.batching import WorkItem
+from ..runtime.cache import cache_key
+from ..runtime.runner import BatchOutcome
+from ..tasks import Task
+from ..types import Embedding
+from .base import Embedder, Parts, as_secret
+from .dashscope_errors import PROVIDER, error_from_exception, error_from_response
+from .dashscope_models import DashScopeModelSpec, model_spec
+
+logger = logging.getLogger("omniembed.dashscope")
+
+REGION_BASE_URLS = {
+    "intl": "https://dashscope-intl.aliyuncs.com/api/v1",
+    "cn": "https://dashscope.aliyuncs.com/api/v1",
+}
+# The docs give no request-body limit; keep requests well under common 32 MB gateway caps.
+_MAX_REQUEST_BYTES = 16 * 1024 * 1024
+# Token estimates from UTF-8 bytes: ~4 bytes/token is typical for English (CJK is ~3 bytes
+# per token), so bytes/6 is a safe lower bound for rejecting, bytes/4 a warning threshold.
+_BYTES_PER_TOKEN_WARN = 4
+_BYTES_PER_TOKEN_REJECT = 6
+_MEDIA_KEYS = ("image", "multi_images", "video")
+_IMAGE_FORMATS = {"image/jpeg": "jpeg", "image/png": "png", "image/bmp": "bmp"}
+_DOWNSCALE_SIDES = (4096, 3072, 2048, 1536, 1024, 768, 512)
+
+
+@dataclass(frozen=True)
+class _Image:
+    """One image to send: a remote URL, or local media (maybe re-encoded) as a data URI."""
+
+    media: Media
+    #: Re-encoded bytes and their format, when the original could not be sent as is.
+    data: bytes | None = None
+    fmt: str | None = None
+
+    def value(self) -> str:
+        if self.media.is_remote:
+            assert self.media.uri is not None
+            return self.media.uri
+        if self.data is not None:
+            return _data_uri(self.data, self.fmt or "jpeg")
+        return _data_uri(self.media.read_bytes(), _IMAGE_FORMATS.get(self.media.mime_type, "png"))
+
+    @property
+    def weight(self) -> int:
+        if self.media.is_remote:
+            return len(self.media.uri or "")
+        size = len(self.data) if self.data is not None else self.media.size or 0
+        return size * 4 // 3
+
+
+@dataclass(frozen=True)
+class _Content:
+    """One input as one DashScope content object (one vector)."""
+
+    text: str | None
+    images: tuple[_Image, ...]
+    video: Media | None
+    #: Send the images as one ``multi_images`` element (tongyi-embedding-vision-*).
+    multi_images: bool
+    modality: str
+
+    @property
+    def weight(self) -> int:
+        weight = len(self.text.encode()) if self.text else 0
+        weight += sum(image.weight for image in self.images)
+        return weight + (len(self.video.uri or "") if self.video is not None else 0)
+
+
+class _MultiModalEmbedding(dashscope.MultiModalEmbedding):
+    """The SDK's sync call, with our own upload step instead of its preprocessing.
+
+    The SDK's preprocessing uploads ANY element value that names an existing local file —
+    text included (a text "notes.txt" would upload that file) — and fetches the upload
+    policy from the import-time default endpoint, not ``base_address``. omniembed uploads
+    local videos itself (to the configured base URL); here we only tell the SDK whether an
+    ``oss://`` reference needs the ``X-DashScope-OssResourceResolve`` header.
+    """
+
+    @classmethod
+    def _preprocess_message_inputs(cls, model: str, input_data: Any, api_key: str) -> bool:
+        return _references_oss(input_data)
+
+
+class _AioMultiModalEmbedding(dashscope.AioMultiModalEmbedding):
+    """Async twin of `_MultiModalEmbedding`."""
+
+    @classmethod
+    def _preprocess_message_inputs(cls, model: str, input_data: Any, api_key: str) -> bool:
+        return _references_oss(input_data)
+
+
+class DashScopeEmbedder(Embedder):
+    """Embeddings from DashScope's multimodal models: tongyi-embedding-vision-plus (default),
+    tongyi-embedding-vision-flash, qwen3-vl-embedding (fused text+image+video) and
+    multimodal-embedding-v1.
+
+    ``api_key`` defaults to ``DASHSCOPE_API_KEY``. ``region`` picks the endpoint — ``"intl"``
+    (Singapore, dashscope-intl.aliyuncs.com) or ``"cn"`` (Beijing, dashscope.aliyuncs.com;
+    qwen3-vl-embedding and multimodal-embedding-v1 are served there) — and ``base_url``
+    overrides it (proxy, emulator). ``dimension`` must be one the model allows (default:
+    the model's largest); ``fps`` ∈ [0, 1] sets video frame sampling; ``instruct`` is a task
+    instruction for the model. DashScope has no task types: ``task`` arguments are ignored.
+    ``allow_upload=False`` forbids uploading local videos (only URLs are sent).
+
+    Use it as a (async) context manager, or call `close`/`aclose`, to release connections.
+    """
+
+    provider = "dashscope"
+
+    def __init__(
+        self,
+        model: str = "tongyi-embedding-vision-plus",
+        *,
+        api_key: str | SecretStr | None = None,
+        base_url: str | None = None,
+        region: Literal["intl", "cn"] = "intl",
+        dimension: int | None = None,
+        output_type: str = "dense",
+        fps: float | None = None,
+        instruct: str | None = None,
+        allow_upload: bool = True,
+        default_task: Task | str = Task.RETRIEVAL_DOCUMENT,
+        max_concurrency: int = 16,
+        requests_per_minute: float | None = None,
+        max_retries: int = 6,
+        timeout: float | None = 60.0,
+        cache: Any = None,
+        progress: bool = False,
+        **runtime: Any,
+    ):
+        self.spec: DashScopeModelSpec = model_spec(model)
+        self.region = region
+        self.base_url = _check_base_url(base_url, region)
+        self.dimension = dimension
+        self.output_type = output_type
+        self.fps = fps
+        self.instruct = instruct
+        self.allow_upload = allow_upload
+        self._check_parameters()
+        key = as_secret(api_key, "DASHSCOPE_API_KEY")
+        if key is None:
+            raise MissingCredentialsError(
+                "no DashScope API key: pass api_key= or set DASHSCOPE_API_KEY"
+            )
+        self._secret: SecretStr = key
+        super().__init__(
+            model=model,
+            default_task=default_task,
+            max_concurrency=max_concurrency,
+            requests_per_minute=requests_per_minute,
+            max_retries=max_retries,
+            timeout=timeout,
+            cache=cache,
+            progress=progress,
+            max_batch_size=self.spec.max_elements,
+            max_batch_bytes=_MAX_REQUEST_BYTES,
+            **runtime,
+        )
+        self._session_lock = threading.Lock()
+        self._session: requests.Session | None = None
+        self._closed = False
+
+    # --- construction --------------------------------------------------------------------
+
+    def _check_parameters(self) -> None:
+        spec, dim = self.spec, self.dimension
+        if dim is not None:
+            if spec.known and not spec.dimensions:
+                raise InvalidParameterError(
+                    f"{spec.name} has a fixed {spec.default_dimension}-dimension output and "
+                    "takes no dimension=; drop it, or use tongyi-embedding-vision-plus / "
+                    "qwen3-vl-embedding for other sizes"
+                )
+            if (
+                isinstance(dim, bool)
+                or not isinstance(dim, int)
+                or (spec.known and dim not in spec.dimensions)
+                or dim < 1
+            ):
+                raise InvalidParameterError(
+                    f"dimension={dim!r} is not allowed for {spec.name}; use one of "
+                    f"{spec.allowed_dimensions} (default {spec.default_dimension})"
+                )
+        if self.output_type != "dense":
+            raise InvalidParameterError(
+                f"output_type={self.output_type!r} is not supported; DashScope multimodal "
+                "embeddings return 'dense' vectors only"
+            )
+        fps = self.fps
+        if fps is not None and (
+            isinstance(fps, bool)
+            or not isinstance(fps, (int, float))
+            or math.isnan(fps)
+            or not 0 <= fps <= 1
+        ):
+            raise InvalidParameterError(
+                f"fps={fps!r} is out of range; it is the share of video frames sampled, in "
+                "[0, 1] (e.g. 0.5)"
+            )
+        if self.instruct is not None and not (
+            isinstance(self.instruct, str) and self.instruct.strip()
+        ):
+            raise InvalidParameterError("instruct= must be a non-empty string (or None)")
+
+    @property
+    def output_dimension(self) -> int:
+        """The length of the vectors this embedder returns."""
+        return self.dimension or self.spec.default_dimension
+
+    # --- preparing inputs ----------------------------------------------------------------
+
+    def _prepare(
+        self, index: int, parts: Parts, task: Task, title: str | None, options: Mapping[str, Any]
+    ) -> list[WorkItem]:
+        if options:
+            raise TypeError(f"DashScopeEmbedder.embed() got unexpected options {sorted(options)}")
+        if task is not self.default_task or title:
+            logger.debug(
+                "input %d: DashScope has no task types or titles; %s%s is ignored (use "
+                "instruct= to condition the model)",
+                index,
+                task.value,
+                " and the title" if title else "",
+            )
+        content = self._content(index, parts)
+        key = cache_key(
+            "dashscope",
+            self.spec.name,
+            self.output_dimension,
+            self.output_type,
+            self.fps,
+            self.instruct,
+            content.multi_images,
+            [p if isinstance(p, str) else [p.mime_type, p.content_hash()] for p in parts],
+        )
+        group: Any = None
+        if content.images and self.spec.max_images_per_request is not None:
+            group = ("one-image-per-request", index)
+        elif content.video is not None and self.spec.max_videos_per_request is not None:
+            group = ("one-video-per-request", index)
+        return [WorkItem(index, content, key, group=group, weight=content.weight)]
+
+    def _content(self, index: int, parts: Parts) -> _Content:
+        spec = self.spec
+        texts = [p for p in parts if isinstance(p, str)]
+        media = [p for p in parts if isinstance(p, Media)]
+        images: list[Media] = []
+        videos: list[Media] = []
+        for item in media:
+            kind = item.modality
+            if kind is Modality.IMAGE:
+                images.append(item)
+            elif kind is Modality.VIDEO:
+                videos.append(item)
+            else:
+                raise UnsupportedMediaError(
+                    f"{spec.name} embeds text, images and video, not {item.mime_type} "
+                    f"({kind.value})",
+                    index=index,
+                    source=item.source,
+                )
+        kinds = [
+            k for k, present in (("text", texts), ("image", images), ("video", videos)) if present
+        ]
+        if not spec.fused and len(kinds) > 1:
+            raise InvalidParameterError(
+                f"{spec.name} embeds text, images and video independently (one vector each), "
+                f"so one input cannot mix {' and '.join(kinds)}. Pass them as separate inputs, "
+                "or use qwen3-vl-embedding, which fuses text, image and video into one vector",
+                index=index,
+            )
+        if len(videos) > 1:
+            raise MediaLimitError(
+                f"{len(videos)} videos in one input; {spec.name} takes one video per input. "
+                "Split them over several inputs",
+                index=index,
+            )
+        if len(images) > 1:
+            self._check_image_count(index, len(images))
+        text = "\n".join(texts) if texts else None
+        if text is not None:
+            self._check_text(index, text)
+        prepared = tuple(self._image(index, image) for image in images)
+        video = self._video(index, videos[0]) if videos else None
+        modality = kinds[0] if len(kinds) == 1 else "vl"
+        if len(images) > 1 and not spec.fused:
+            modality = "multi_images"
+        return _Content(text, prepared, video, len(images) > 1, modality)
+
+    def _check_image_count(self, index: int, count: int) -> None:
+        spec = self.spec
+        if spec.max_multi_images == 0:
+            fix = (
+                "Split them over several inputs, or use tongyi-embedding-vision-plus / -flash, "
+                f"which embed up to {8} images as one multi_images input"
+            )
+            what = "one image per fused input" if spec.fused else "one image per input"
+            raise MediaLimitError(
+                f"{count} images in one input; {spec.name} takes {what}. {fix}", index=index
+            )
+        if count > spec.max_multi_images:
+            raise MediaLimitError(
+                f"{count} images in one input; {spec.name} takes at most "
+                f"{spec.max_multi_images} images as one multi_images input. Split them over "
+                "several inputs",
+                index=index,
+            )
+
+    def _check_text(self, index: int, text: str) -> None:
+        limit = self.spec.max_text_tokens
+        size = len(text.encode())
+        if size // _BYTES_PER_TOKEN_REJECT > limit:
+            raise MediaLimitError(
+                f"the text is about {size // _BYTES_PER_TOKEN_WARN} tokens ({size} bytes); "
+                f"{self.spec.name} takes at most {limit} tokens per input. Split it into "
+                "chunks",
+                index=index,
+            )
+        if size // _BYTES_PER_TOKEN_WARN > limit:
+            logger.warning(
+                "input %d: about %d tokens, maybe over %s's limit of %d; the service may "
+                "reject it (split long texts into chunks)",
+                index,
+                size // _BYTES_PER_TOKEN_WARN,
+                self.spec.name,
+                limit,
+            )
+
+    def _image(self, index: int, item: Media) -> _Image:
+        spec = self.spec
+        if item.is_remote:
+            if item.scheme not in ("http", "https", "oss"):
+                raise UnsupportedMediaError(
+                    f"{item.scheme}:// images cannot be read by DashScope; pass a local file, "
+                    "bytes, or an http(s):// or oss:// URL",
+                    index=index,
+                    source=item.source,
+                )
+            return _Image(item)  # the service fetches and checks it
+        mime, size = item.mime_type, item.size or 0
+        if (
+            mime in spec.image_mime_types
+            and mime in _IMAGE_FORMATS
+            and size <= spec.max_image_bytes
+        ):
+            return _Image(item)
+        data, fmt = self._shrink(index, item)
+        return _Image(item, data, fmt)
+
+    def _shrink(self, index: int, item: Media) -> tuple[bytes, str]:
+        """Re-encode an image the model cannot take as is (format or bytes); PNG if that
+        fits, else JPEG downscaled until it fits the model's byte limit."""
+        from ..imaging import reencode
+
+        limit = self.spec.max_image_bytes
+        if (item.size or 0) <= limit:
+            data = reencode(item, "PNG")
+            if len(data) <= limit:
+                return data, "png"
+        for side in (None, *_DOWNSCALE_SIDES):
+            data = reencode(item, "JPEG", side)
+            if len(data) <= limit:
+                logger.debug(
+                    "input %d: re-encoded %s (%d bytes) as JPEG%s, %d bytes",
+                    index,
+                    item.source,
+                    item.size or 0,
+                    f" ≤{side}px" if side else "",
+                    len(data),
+                )
+                return data, "jpeg"
+        raise MediaLimitError(
+            f"the image is {(item.size or 0) / 2**20:.1f} MiB and stays over "
+            f"{self.spec.name}'s {limit / 2**20:.0f} MiB limit even downscaled; pass a smaller "
+            "image",
+            index=index,
+            source=item.source,
+        )
+
+    def _video(self, index: int, item: Media) -> Media:
+        spec = self.spec
+        if item.is_remote:
+            if item.scheme not in ("http", "https", "oss"):
+                raise UnsupportedMediaError(
+                    f"{item.scheme}:// videos cannot be read by DashScope; pass an http(s):// or "
+                    "oss:// URL, or a local file (uploaded for you)",
+                    index=index,
+                    source=item.source,
+                )
+            return item
+        if not self.allow_upload:
+            raise UnsupportedMediaError(
+                "DashScope takes video by URL only, and uploading local files is off "
+                "(allow_upload=False); pass an http(s):// or oss:// URL, or allow the upload",
+                index=index,
+                source=item.source,
+            )
+        if item.mime_type not in spec.video_mime_types:
+            raise UnsupportedMediaError(
+                f"{spec.name} does not take {item.mime_type} video; convert it to MP4 "
+                "(e.g. ffmpeg -i in.mkv out.mp4)",
+                index=index,
+                source=item.source,
+            )
+        size = item.size or 0
+        if size > spec.max_video_bytes:
+            raise MediaLimitError(
+                f"the video is {size / 2**20:.1f} MiB; {spec.name} takes at most "
+                f"{spec.max_video_bytes / 2**20:.0f} MiB. Cut or re-encode it (lower "
+                "resolution or bitrate)",
+                index=index,
+                source=item.source,
+            )
+        return item
+
+    # --- sending -------------------------------------------------------------------------
+
+    def _call_kwargs(self) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {
+            "model": self.model,
+            "api_key": self._secret.get_secret_value(),
+            "base_address": self.base_url,
+            "output_type": self.output_type,
+        }
+        if self.dimension is not None:
+            kwargs["dimension"] = self.dimension
+        if self.fps is not None:
+            kwargs["fps"] = self.fps
+        if self.instruct is not None:
+            kwargs["instruct"] = self.instruct
+        if self.timeout is not None:
+            kwargs["request_timeout"] = self.timeout
+        return kwargs
+
+    def _contents(self, batch: list[WorkItem]) -> list[dict[str, Any]]:
+        """The request's content objects; uploads local videos (blocking I/O)."""
+        certificate: dict[str, Any] | None = None
+        contents = []
+        for item in batch:
+            content: _Content = item.payload
+            element: dict[str, Any] = {}
+            if content.text is not None:
+                element["text"] = content.text
+            if content.multi_images:
+                element["multi_images"] = [image.value() for image in content.images]
+            elif content.images:
+                element["image"] = content.images[0].value()
+            if content.video is not None:
+                if content.video.is_remote:
+                    element["video"] = content.video.uri
+                else:
+                    element["video"], certificate = self._upload(content.video, certificate)
+            contents.append(element)
+        return contents
+
+    def _upload(
+        self, video: Media, certificate: dict[str, Any] | None
+    ) -> tuple[str, dict[str, Any]]:
+        """Upload a local video with the SDK's OSS flow; return its oss:// URL."""
+        if certificate is None:
+            policy = OssUtils.get_upload_certificate(
+                model=self.model,
+                api_key=self._secret.get_secret_value(),
+                base_address=self.base_url,
+            )
+            if policy.status_code != 200:
+                raise error_from_response(policy)
+            certificate = dict(policy.output)
+        with tempfile.TemporaryDirectory(prefix="omniembed-") as folder:
+            path = video.path
+            if path is None:  # bytes: the upload flow needs a file
+                suffix = mimetypes.guess_extension(video.mime_type) or ".mp4"
+                path = Path(folder) / f"video{suffix}"
+                path.write_bytes(video.read_bytes())
+            try:
+                url, certificate = OssUtils.upload(
+                    model=self.model,
+                    file_path=str(path),
+                    api_key=self._secret.get_secret_value(),
+                    upload_certificate=certificate,
+                )
+            except UploadFileException as exc:
+                raise ServerError(f"uploading the video failed: {exc}", provider=PROVIDER) from exc
+        logger.debug("uploaded %s as %s", video.source, url)
+        return str(url), certificate
+
+    def _send_batch(self, batch: list[WorkItem]) -> Sequence[BatchOutcome]:
+        self._check_open()
+        try:
+            contents = self._contents(batch)
+            response = _MultiModalEmbedding.call(
+                input=contents, session=self._sync_session(), **self._call_kwargs()
+            )
+        except Exception as exc:
+            raise _typed(exc) from exc
+        return self._outcomes(batch, response)
+
+    async def _asend_batch(self, batch: list[WorkItem]) -> Sequence[BatchOutcome]:
+        self._check_open()
+        try:
+            # Reading media and uploading are blocking I/O: keep them off the event loop.
+            contents = await asyncio.to_thread(self._contents, batch)
+            response = await _AioMultiModalEmbedding.call(input=contents, **self._call_kwargs())
+        except Exception as exc:
+            raise _typed(exc) from exc
+        return self._outcomes(batch, response)
+
+    def _outcomes(self, batch: list[WorkItem], response: Any) -> list[BatchOutcome]:
+        if response.status_code != 200:
+            raise error_from_response(response)
+        output = response.output or {}
+        rows = output.get("embeddings") if isinstance(output, dict) else None
+        by_index: dict[int, dict[str, Any]] = {}
+        for row in rows or []:
+            if isinstance(row, dict) and isinstance(row.get("index"), int):
+                by_index[row["index"]] = row
+        out: list[BatchOutcome] = []
+        for position, item in enumerate(batch):
+            row = by_index.get(position)
+            if row is None or not row.get("embedding"):
+                out.append(
+                    ServiceError(
+                        f"the service returned no vector for content {position} of "
+                        f"{len(batch)} (request_id {response.request_id})",
+                        provider=PROVIDER,
+                    )
+                )
+                continue
+            modality = str(row.get("type") or item.payload.modality)
+            out.append([Embedding([float(v) for v in row["embedding"]], modality=modality)])
+        return out
+
+    # --- connections ---------------------------------------------------------------------
+
+    def _sync_session(self) -> requests.Session:
+        with self._session_lock:
+            if self._session is None:
+                session = requests.Session()
+                adapter = requests.adapters.HTTPAdapter(
+                    pool_connections=4, pool_maxsize=max(10, self.max_concurrency)
+                )
+                session.mount("http://", adapter)
+                session.mount("https://", adapter)
+                self._session = session
+            return self._session
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ConfigurationError(f"this {type(self).__name__} is closed; build a new one")
+
+    def close(self) -> None:
+        """Release the sync connection pool. The embedder cannot be used afterwards."""
+        self._closed = True
+        with self._session_lock:
+            session, self._session = self._session, None
+        if session is not None:
+            session.close()
+
+    async def aclose(self) -> None:
+        """`close`, plus the SDK's shared aiohttp session of the running event loop
+        (the SDK opens a new one on its next async call)."""
+        from dashscope.api_entities.aio_session import close_shared_aio_session
+
+        self.close()
+        await close_shared_aio_session()
+
+    def __enter__(self) -> DashScopeEmbedder:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    async def __aenter__(self) -> DashScopeEmbedder:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        dims = f", dimension={self.dimension}" if self.dimension else ""
+        return f"DashScopeEmbedder(model={self.model!r}, base_url={self.base_url!r}{dims})"
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+def _references_oss(contents: Any) -> bool:
+    for element in contents or []:
+        if not isinstance(element, dict):
+            continue
+        for key in _MEDIA_KEYS:
+            values = element.get(key)
+            for value in values if isinstance(values, list) else [values]:
+                if isinstance(value, str) and value.startswith("oss://"):
+                    return True
+    return False
+
+
+def _data_uri(data: bytes, fmt: str) -> str:
+    import base64
+
+    return f"data:image/{fmt};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+def _typed(exc: Exception) -> Exception:
+    return error_from_exception(exc) or exc
+
+
+def _check_base_url(url: str | None, region: str) -> str:
+    if url is None:
+        if region not in REGION_BASE_URLS:
+            raise ConfigurationError(
+                f"region={region!r} is unknown; use 'intl' (Singapore) or 'cn' (Beijing), or "
+                "pass base_url="
+            )
+        return REGION_BASE_URLS[region]
+    parsed = urllib.parse.urlsplit(url)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise ConfigurationError(
+            f"base_url={url!r} is not an http(s) URL; use e.g. "
+            "'https://dashscope-intl.aliyuncs.com/api/v1' or 'http://127.0.0.1:8765/api/v1'"
+        )
+    return url.rstrip("/")
+
+
+__all__ = ["REGION_BASE_URLS", "DashScopeEmbedder"]

@@ -1,0 +1,895 @@
+"""DashScopeEmbedder: the model table, local validation, wire mapping and error mapping.
+
+The unit tests here replace the SDK's call at its boundary (no network): they check what
+omniembed hands the dashscope SDK and how it reads the answers. End-to-end tests with the
+real SDK over HTTP against the emulator follow at the end of the file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import math
+import pickle
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+import requests
+from PIL import Image
+
+from omniembed import (
+    AuthenticationError,
+    ConfigurationError,
+    DashScopeEmbedder,
+    EmptyInputError,
+    InputError,
+    InvalidArgumentError,
+    InvalidParameterError,
+    Media,
+    MediaLimitError,
+    MissingCredentialsError,
+    NotFoundError,
+    PermissionDeniedError,
+    QuotaExceededError,
+    RetryPolicy,
+    ServerError,
+    ServiceConnectionError,
+    ServiceError,
+    ServiceTimeoutError,
+    Task,
+    UnsupportedMediaError,
+)
+from omniembed.emulator import Emulator, RequestRecord
+from omniembed.providers import dashscope as ds
+from omniembed.providers.dashscope_errors import error_from_exception, error_from_response
+from omniembed.providers.dashscope_models import DASHSCOPE_MODELS, model_spec
+from tests import media_factory as make
+
+OFFLINE = "http://127.0.0.1:9/api/v1"  # nothing listens: every test here stays local
+
+
+class FakeSDK:
+    """Stands in for `MultiModalEmbedding.call` / `AioMultiModalEmbedding.call`."""
+
+    def __init__(self) -> None:
+        self.calls: list[dict[str, Any]] = []
+        self.answers: list[Any] = []
+
+    def respond(self, kwargs: dict[str, Any]) -> Any:
+        self.calls.append(kwargs)
+        if self.answers:
+            answer = self.answers.pop(0)
+            if isinstance(answer, BaseException):
+                raise answer
+            return answer
+        dim = kwargs.get("dimension") or 4
+        rows = [
+            {
+                "index": i,
+                "embedding": [float(i + 1)] * dim,
+                "type": "vl" if len(c) > 1 else next(iter(c)),
+            }
+            for i, c in enumerate(kwargs["input"])
+        ]
+        return SimpleNamespace(
+            status_code=200, output={"embeddings": rows}, request_id="req-ok", headers={}
+        )
+
+    @property
+    def contents(self) -> list[dict[str, Any]]:
+        return [c for call in self.calls for c in call["input"]]
+
+
+@pytest.fixture
+def sdk(monkeypatch: pytest.MonkeyPatch) -> FakeSDK:
+    fake = FakeSDK()
+
+    def call(**kwargs: Any) -> Any:
+        return fake.respond(kwargs)
+
+    async def acall(**kwargs: Any) -> Any:
+        return fake.respond(kwargs)
+
+    monkeypatch.setattr(ds._MultiModalEmbedding, "call", call)
+    monkeypatch.setattr(ds._AioMultiModalEmbedding, "call", acall)
+    return fake
+
+
+def embedder(model: str = "tongyi-embedding-vision-plus", **kw: Any) -> DashScopeEmbedder:
+    """An offline embedder with fast retries."""
+    retries = kw.pop("max_retries", 2)
+    kw.setdefault(
+        "retry_policy", RetryPolicy(max_retries=retries, initial_delay=0.001, max_delay=0.005)
+    )
+    return DashScopeEmbedder(model, api_key="sk-test", base_url=OFFLINE, **kw)
+
+
+def failure(status: int, code: str, message: str = "boom", **headers: str) -> SimpleNamespace:
+    return SimpleNamespace(
+        status_code=status,
+        code=code,
+        message=message,
+        request_id="req-123",
+        output=None,
+        headers=headers,
+    )
+
+
+def data_uri_bytes(uri: str) -> bytes:
+    return base64.b64decode(uri.split(",", 1)[1])
+
+
+# --- the model table ---------------------------------------------------------------------
+
+
+def test_model_table_has_the_documented_limits() -> None:
+    plus = DASHSCOPE_MODELS["tongyi-embedding-vision-plus"]
+    assert (plus.dimensions, plus.default_dimension) == ((64, 128, 256, 512, 1024, 1152), 1152)
+    assert (plus.max_text_tokens, plus.max_multi_images, plus.fused) == (1024, 8, False)
+    assert (plus.max_image_bytes, plus.max_video_bytes) == (3 * 2**20, 10 * 2**20)
+    flash = DASHSCOPE_MODELS["tongyi-embedding-vision-flash"]
+    assert (flash.dimensions, flash.default_dimension) == ((64, 128, 256, 512, 768), 768)
+    qwen = DASHSCOPE_MODELS["qwen3-vl-embedding"]
+    assert qwen.dimensions == (256, 512, 768, 1024, 1536, 2048, 2560)
+    assert (qwen.default_dimension, qwen.max_text_tokens, qwen.fused) == (2560, 32_000, True)
+    assert (qwen.max_elements, qwen.max_multi_images) == (20, 0)
+    v1 = DASHSCOPE_MODELS["multimodal-embedding-v1"]
+    assert (v1.dimensions, v1.default_dimension, v1.max_elements) == ((), 1024, 20)
+    assert (v1.max_images_per_request, v1.max_videos_per_request) == (1, 1)
+
+
+def test_snapshots_inherit_their_family_and_unknown_models_are_conservative() -> None:
+    snapshot = model_spec("tongyi-embedding-vision-plus-2026-03-06")
+    assert snapshot.name == "tongyi-embedding-vision-plus-2026-03-06"
+    assert snapshot.dimensions == DASHSCOPE_MODELS["tongyi-embedding-vision-plus"].dimensions
+    unknown = model_spec("some-future-embedding")
+    assert not unknown.known and not unknown.fused and unknown.max_images_per_request == 1
+    # an unknown model's dimension is left to the service
+    assert embedder("some-future-embedding", dimension=333).dimension == 333
+
+
+# --- construction ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("model", "dimension"),
+    [
+        ("tongyi-embedding-vision-plus", 2048),
+        ("tongyi-embedding-vision-plus", 100),
+        ("tongyi-embedding-vision-flash", 1024),
+        ("qwen3-vl-embedding", 64),
+        ("qwen3-vl-embedding", "512"),
+    ],
+)
+def test_dimension_must_be_allowed_for_the_model(model: str, dimension: Any) -> None:
+    with pytest.raises(InvalidParameterError, match=rf"dimension={dimension!r}.*use one of"):
+        embedder(model, dimension=dimension)
+
+
+def test_fixed_size_model_takes_no_dimension() -> None:
+    with pytest.raises(InvalidParameterError, match=r"fixed 1024-dimension.*drop it"):
+        embedder("multimodal-embedding-v1", dimension=1024)
+    assert embedder("multimodal-embedding-v1").output_dimension == 1024
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"fps": 1.5}, r"fps=1\.5 is out of range.*\[0, 1\]"),
+        ({"fps": -0.1}, "out of range"),
+        ({"output_type": "sparse"}, "'dense' vectors only"),
+        ({"instruct": "  "}, "instruct= must be a non-empty string"),
+    ],
+)
+def test_bad_parameters_are_rejected(kwargs: dict[str, Any], match: str) -> None:
+    with pytest.raises(InvalidParameterError, match=match):
+        embedder(**kwargs)
+
+
+def test_region_and_base_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    intl = DashScopeEmbedder(api_key="k")
+    assert intl.base_url == "https://dashscope-intl.aliyuncs.com/api/v1"
+    assert DashScopeEmbedder(api_key="k", region="cn").base_url == (
+        "https://dashscope.aliyuncs.com/api/v1"
+    )
+    assert DashScopeEmbedder(api_key="k", base_url=OFFLINE + "/").base_url == OFFLINE
+    with pytest.raises(ConfigurationError, match="region='us' is unknown"):
+        DashScopeEmbedder(api_key="k", region="us")  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="not an http"):
+        DashScopeEmbedder(api_key="k", base_url="dashscope.aliyuncs.com")
+
+
+def test_api_key_from_environment_or_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DASHSCOPE_API_KEY", raising=False)
+    with pytest.raises(MissingCredentialsError, match="DASHSCOPE_API_KEY"):
+        DashScopeEmbedder(base_url=OFFLINE)
+    monkeypatch.setenv("DASHSCOPE_API_KEY", "sk-from-env")
+    assert DashScopeEmbedder(base_url=OFFLINE)._secret.get_secret_value() == "sk-from-env"
+
+
+def test_the_key_never_shows_in_repr_or_pickles() -> None:
+    e = DashScopeEmbedder(api_key="sk-SECRET-1", base_url=OFFLINE)
+    assert "SECRET" not in repr(e) and "SECRET" not in str(e._secret)
+    with pytest.raises(TypeError, match="not picklable"):
+        pickle.dumps(e)
+
+
+# --- input mapping ---------------------------------------------------------------------
+
+
+def test_text_image_and_multi_images_map_to_content_objects(sdk: FakeSDK) -> None:
+    png, jpeg = make.png(), make.jpeg()
+    results = embedder(dimension=64).embed(
+        [
+            "hello world",
+            Media.from_bytes(png),
+            [Media.from_bytes(png), Media.from_bytes(jpeg)],
+            Media.from_uri("https://example.com/cat.jpg"),
+        ]
+    )
+    assert len(sdk.calls) == 1  # one request for all four inputs
+    text, image, multi, remote = sdk.contents
+    assert text == {"text": "hello world"}
+    assert image["image"].startswith("data:image/png;base64,")
+    assert data_uri_bytes(image["image"]) == png
+    assert [u.split(";")[0] for u in multi["multi_images"]] == [
+        "data:image/png",
+        "data:image/jpeg",
+    ]
+    assert remote == {"image": "https://example.com/cat.jpg"}
+    assert [r.embeddings[0].modality for r in results] == [
+        "text",
+        "image",
+        "multi_images",
+        "image",
+    ]
+    assert [r.vector[0] for r in results] == [1.0, 2.0, 3.0, 4.0]  # mapped back by index
+    call = sdk.calls[0]
+    assert (call["model"], call["dimension"], call["output_type"]) == (
+        "tongyi-embedding-vision-plus",
+        64,
+        "dense",
+    )
+    assert call["base_address"] == OFFLINE and call["api_key"] == "sk-test"
+    assert "instruct" not in call and "fps" not in call
+
+
+def test_default_dimension_is_not_sent_and_options_are(sdk: FakeSDK) -> None:
+    embedder(fps=0.5, instruct="Find the product photo", timeout=12).embed(["x"])
+    call = sdk.calls[0]
+    assert "dimension" not in call
+    assert (call["fps"], call["instruct"], call["request_timeout"]) == (
+        0.5,
+        "Find the product photo",
+        12,
+    )
+
+
+def test_qwen3_vl_fuses_an_interleaved_input_into_one_content(sdk: FakeSDK) -> None:
+    results = embedder("qwen3-vl-embedding").embed(
+        [
+            ["a red square", Media.from_bytes(make.png()), Media.from_uri("https://x.test/v.mp4")],
+            "just text",
+        ]
+    )
+    fused, text = sdk.contents
+    assert set(fused) == {"text", "image", "video"}
+    assert fused["text"] == "a red square" and fused["video"] == "https://x.test/v.mp4"
+    assert text == {"text": "just text"}
+    assert [r.embeddings[0].modality for r in results] == ["vl", "text"]
+
+
+def test_webp_is_reencoded_for_models_without_it(sdk: FakeSDK) -> None:
+    embedder().embed([Media.from_bytes(make.image(fmt="WEBP"))])
+    [content] = sdk.contents
+    assert content["image"].startswith("data:image/png;base64,")
+    assert data_uri_bytes(content["image"]).startswith(b"\x89PNG")
+
+
+def test_oversized_image_is_downscaled_under_the_limit(
+    sdk: FakeSDK, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    noisy = Image.effect_noise((1200, 1200), 100).convert("RGB")
+    buffer = io.BytesIO()
+    noisy.save(buffer, "PNG")
+    big = buffer.getvalue()
+    limit = 300_000
+    assert len(big) > limit
+    spec = model_spec("tongyi-embedding-vision-plus")
+    monkeypatch.setitem(
+        ds.__dict__,
+        "model_spec",
+        lambda name: type(spec)(**{**spec.__dict__, "max_image_bytes": limit}),
+    )
+    embedder().embed([Media.from_bytes(big)])
+    [content] = sdk.contents
+    assert content["image"].startswith("data:image/jpeg;base64,")
+    assert len(data_uri_bytes(content["image"])) <= limit
+
+
+def test_tasks_are_ignored_and_not_part_of_the_request(sdk: FakeSDK) -> None:
+    e = embedder()
+    doc = e.embed(["same text"], task=Task.RETRIEVAL_DOCUMENT)[0].vector
+    query = e.embed_query("same text")
+    assert doc == query
+    assert sdk.calls[0]["input"] == sdk.calls[1]["input"] == [{"text": "same text"}]
+
+
+def test_batches_follow_the_element_limit(sdk: FakeSDK) -> None:
+    texts = [f"text {i}" for i in range(45)]
+    results = embedder(max_concurrency=1).embed(texts)
+    assert [len(c["input"]) for c in sdk.calls] == [20, 20, 5]
+    assert [r.vector[0] for r in results] == [float(i % 20 + 1) for i in range(45)]
+
+
+def test_multimodal_embedding_v1_sends_media_one_per_request(sdk: FakeSDK) -> None:
+    inputs: list[Any] = [
+        "a",
+        Media.from_bytes(make.png()),
+        "b",
+        Media.from_bytes(make.jpeg()),
+        Media.from_uri("https://x.test/v.mp4"),
+        "c",
+    ]
+    embedder("multimodal-embedding-v1", max_concurrency=1).embed(inputs)
+    shapes = sorted(sorted(k for c in call["input"] for k in c) for call in sdk.calls)
+    assert shapes == [["image"], ["image"], ["text", "text", "text"], ["video"]]
+
+
+def test_duplicates_and_cache_make_no_second_request(sdk: FakeSDK) -> None:
+    from omniembed import MemoryCache
+
+    e = embedder(cache=MemoryCache())
+    e.embed(["x", "x", "y"])
+    assert [len(c["input"]) for c in sdk.calls] == [2]
+    again = e.embed(["x", "y"])
+    assert len(sdk.calls) == 1 and all(r.cached for r in again)
+    embedder(cache=e.cache, dimension=64).embed(["x"])  # other parameters: a new key
+    assert len(sdk.calls) == 2
+
+
+def test_local_video_is_uploaded_to_the_configured_base_url(
+    sdk: FakeSDK, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    seen: dict[str, Any] = {}
+
+    def policy(**kwargs: Any) -> Any:
+        seen["policy"] = kwargs
+        return SimpleNamespace(status_code=200, output={"upload_dir": "d"}, request_id="p")
+
+    def upload(**kwargs: Any) -> Any:
+        seen.setdefault("uploads", []).append(kwargs)
+        assert Path(kwargs["file_path"]).read_bytes()[4:8] == b"ftyp"
+        return "oss://d/" + Path(kwargs["file_path"]).name, kwargs["upload_certificate"]
+
+    monkeypatch.setattr(ds.OssUtils, "get_upload_certificate", policy)
+    monkeypatch.setattr(ds.OssUtils, "upload", upload)
+    path = tmp_path / "clip.mp4"
+    path.write_bytes(make.video(1))
+    embedder().embed([Media.from_path(path), Media.from_bytes(make.video(2))])
+    assert seen["policy"]["base_address"] == OFFLINE
+    assert len(seen["uploads"]) == 2  # one policy for the request, one upload per video
+    assert [c["video"] for c in sdk.contents] == ["oss://d/clip.mp4", "oss://d/video.mp4"]
+    assert ds._references_oss(sdk.contents)
+    assert not ds._references_oss([{"text": "oss://looks/like/a/url"}])
+
+
+def test_text_naming_a_local_file_is_never_uploaded(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # The SDK's own preprocessing would upload a text that names an existing file.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "notes.txt").write_text("private")
+    assert not ds._MultiModalEmbedding._preprocess_message_inputs("m", [{"text": "notes.txt"}], "k")
+
+
+# --- local checks: errors before any request -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("model", "make_input", "error", "match"),
+    [
+        (
+            "tongyi-embedding-vision-plus",
+            lambda: ["a caption", Media.from_bytes(make.png())],
+            InvalidParameterError,
+            "independently.*cannot mix text and image.*qwen3-vl-embedding",
+        ),
+        (
+            "tongyi-embedding-vision-plus",
+            lambda: [Media.from_bytes(make.png()) for _ in range(9)],
+            MediaLimitError,
+            "9 images.*at most 8",
+        ),
+        (
+            "qwen3-vl-embedding",
+            lambda: [Media.from_bytes(make.png()), Media.from_bytes(make.png())],
+            MediaLimitError,
+            "2 images.*one image per fused input.*multi_images",
+        ),
+        (
+            "multimodal-embedding-v1",
+            lambda: [Media.from_bytes(make.png()), Media.from_bytes(make.png())],
+            MediaLimitError,
+            "one image per input",
+        ),
+        (
+            "qwen3-vl-embedding",
+            lambda: [Media.from_uri("https://x/a.mp4"), Media.from_uri("https://x/b.mp4")],
+            MediaLimitError,
+            "2 videos",
+        ),
+        (
+            "tongyi-embedding-vision-plus",
+            lambda: "word " * 8000,
+            MediaLimitError,
+            "at most 1024 tokens",
+        ),
+        (
+            "tongyi-embedding-vision-plus",
+            lambda: Media.from_bytes(make.wav()),
+            UnsupportedMediaError,
+            "not audio/wav",
+        ),
+        (
+            "tongyi-embedding-vision-plus",
+            lambda: Media.from_bytes(make.pdf(["p"])),
+            UnsupportedMediaError,
+            "application/pdf",
+        ),
+        (
+            "tongyi-embedding-vision-plus",
+            lambda: Media.from_uri("gs://bucket/cat.png"),
+            UnsupportedMediaError,
+            "gs:// images",
+        ),
+        (
+            "tongyi-embedding-vision-plus",
+            lambda: Media.from_uri("gs://bucket/clip.mp4"),
+            UnsupportedMediaError,
+            "gs:// videos",
+        ),
+        (
+            "qwen3-vl-embedding",
+            lambda: Media.from_bytes(make.video(1, container="matroska"), "video/x-matroska"),
+            UnsupportedMediaError,
+            "does not take video/x-matroska",
+        ),
+        ("tongyi-embedding-vision-plus", lambda: "  ", EmptyInputError, "nothing to embed"),
+        ("tongyi-embedding-vision-plus", lambda: 3.5, InputError, "cannot embed a float"),
+    ],
+    ids=[
+        "mixed-on-independent-model",
+        "too-many-multi-images",
+        "qwen-two-images",
+        "v1-two-images",
+        "two-videos",
+        "text-too-long",
+        "audio",
+        "pdf",
+        "gs-image",
+        "gs-video",
+        "video-format",
+        "blank",
+        "wrong-type",
+    ],
+)
+def test_bad_input_is_rejected_before_any_request(
+    sdk: FakeSDK, model: str, make_input: Any, error: type[Exception], match: str
+) -> None:
+    with pytest.raises(error, match=match) as raised:
+        embedder(model).embed(["fine text", make_input()])
+    assert "input 1" in str(raised.value)
+    assert sdk.calls == []
+
+
+def test_oversized_local_video_and_upload_disabled(
+    sdk: FakeSDK, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clip = Media.from_bytes(make.video(1))
+    with pytest.raises(UnsupportedMediaError, match=r"URL only.*allow_upload=False"):
+        embedder(allow_upload=False).embed([clip])
+    spec = model_spec("tongyi-embedding-vision-plus")
+    small = type(spec)(**{**spec.__dict__, "max_video_bytes": 100})
+    monkeypatch.setitem(ds.__dict__, "model_spec", lambda name: small)
+    with pytest.raises(MediaLimitError, match="MiB; tongyi-embedding-vision-plus takes at most"):
+        embedder().embed([clip])
+    # a video URL is fine without uploads
+    embedder(allow_upload=False).embed([Media.from_uri("https://x.test/v.mp4")])
+    assert [c["video"] for c in sdk.contents] == ["https://x.test/v.mp4"]
+
+
+def test_bad_items_can_be_returned_instead_of_raised(sdk: FakeSDK) -> None:
+    results = embedder().embed(
+        ["good", ["x", Media.from_bytes(make.png())], "ok"], raise_on_error=False
+    )
+    assert [r.ok for r in results] == [True, False, True]
+    assert isinstance(results[1].error, InvalidParameterError)
+    assert len(sdk.contents) == 2
+
+
+# --- service errors --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "error"),
+    [
+        (401, "InvalidApiKey", AuthenticationError),
+        (400, "InvalidApiKey", AuthenticationError),
+        (400, "InvalidParameter", InvalidArgumentError),
+        (403, "AccessDenied", PermissionDeniedError),
+        (404, "ModelNotFound", NotFoundError),
+        (404, "NotFound", NotFoundError),
+        (429, "Throttling.RateQuota", QuotaExceededError),
+        (400, "Throttling.AllocationQuota", QuotaExceededError),
+        (500, "InternalError", ServerError),
+        (503, "ServiceUnavailable", ServerError),
+    ],
+)
+def test_error_responses_map_to_typed_errors(status: int, code: str, error: type) -> None:
+    mapped = error_from_response(failure(status, code, "it went wrong"))
+    assert type(mapped) is error
+    text = str(mapped)
+    assert code in text and "it went wrong" in text and "req-123" in text
+    assert mapped.retryable == (error in (QuotaExceededError, ServerError))
+
+
+def test_retry_after_header_and_transport_errors() -> None:
+    assert error_from_response(failure(429, "Throttling", **{"Retry-After": "2"})).retry_after == 2
+    assert type(error_from_exception(requests.ConnectionError("refused"))) is ServiceConnectionError
+    assert type(error_from_exception(requests.ReadTimeout("slow"))) is ServiceTimeoutError
+    assert type(error_from_exception(requests.ConnectTimeout("slow"))) is ServiceTimeoutError
+    assert type(error_from_exception(asyncio.TimeoutError())) is ServiceTimeoutError
+    import aiohttp
+
+    assert type(error_from_exception(aiohttp.ServerDisconnectedError())) is ServiceConnectionError
+    assert error_from_exception(ValueError("bug")) is None
+
+
+def test_throttling_is_retried_and_auth_errors_are_not(sdk: FakeSDK) -> None:
+    e = embedder(max_retries=3)
+    sdk.answers = [failure(429, "Throttling.RateQuota", **{"Retry-After": "0"})]
+    assert len(e.embed(["x"])[0].vector) == 4
+    assert e.last_stats.retries == 1
+    sdk.answers = [failure(401, "InvalidApiKey", "Invalid API-key provided.")]
+    with pytest.raises(AuthenticationError, match="InvalidApiKey") as raised:
+        e.embed(["y"])
+    assert "sk-test" not in str(raised.value)
+    assert e.last_stats.requests == 1
+
+
+def test_connection_errors_become_typed_and_are_retried(sdk: FakeSDK) -> None:
+    sdk.answers = [requests.ConnectionError("reset"), *([requests.ReadTimeout("t")] * 5)]
+    e = embedder(max_retries=1)
+    with pytest.raises(ServiceError) as raised:
+        e.embed(["x"])
+    assert isinstance(raised.value, (ServiceConnectionError, ServiceTimeoutError))
+    assert raised.value.attempts == 2
+
+
+def test_missing_vectors_are_per_item_errors(sdk: FakeSDK) -> None:
+    sdk.answers = [
+        SimpleNamespace(
+            status_code=200,
+            output={"embeddings": [{"index": 1, "embedding": [0.5], "type": "text"}]},
+            request_id="r",
+            headers={},
+        )
+    ]
+    results = embedder().embed(["a", "b"], raise_on_error=False)
+    assert [r.ok for r in results] == [False, True]
+    assert "no vector for content 0" in str(results[0].error)
+
+
+# --- async and lifecycle ---------------------------------------------------------------
+
+
+async def test_async_matches_sync(sdk: FakeSDK) -> None:
+    async with embedder(dimension=128) as e:
+        results = await e.aembed(["a", Media.from_bytes(make.png())])
+    assert [len(r.vector) for r in results] == [128, 128]
+    assert sdk.calls[0]["input"][0] == {"text": "a"}
+    with pytest.raises(ConfigurationError, match="closed"):
+        e.embed(["after close"])
+
+
+def test_context_manager_closes_the_session(sdk: FakeSDK) -> None:
+    with embedder() as e:
+        session = e._sync_session()
+    assert e._session is None
+    assert session is not None
+
+
+def test_unknown_embed_options_are_a_type_error(sdk: FakeSDK) -> None:
+    with pytest.raises(TypeError, match="unexpected options"):
+        embedder().embed(["x"], video_segment_config=None)
+    assert sdk.calls == []
+
+
+# --- end to end: the real dashscope SDK over HTTP against the emulator ------------------
+
+EMBED_PATH = "/api/v1/services/embeddings/multimodal-embedding/multimodal-embedding"
+
+
+def live(
+    emu: Emulator, model: str = "tongyi-embedding-vision-plus", **kw: Any
+) -> DashScopeEmbedder:
+    retries = kw.pop("max_retries", 3)
+    kw.setdefault(
+        "retry_policy", RetryPolicy(max_retries=retries, initial_delay=0.01, max_delay=0.05)
+    )
+    kw.setdefault("api_key", "sk-emu")
+    return DashScopeEmbedder(model, base_url=emu.base_url + "/api/v1", **kw)
+
+
+def embed_calls(emu: Emulator) -> list[RequestRecord]:
+    return [r for r in emu.requests if r.path == EMBED_PATH]
+
+
+def cosine(a: list[float], b: list[float]) -> float:
+    return sum(x * y for x, y in zip(a, b, strict=True)) / (math.hypot(*a) * math.hypot(*b))
+
+
+@pytest.mark.parametrize(
+    ("model", "dimension", "expected"),
+    [
+        ("tongyi-embedding-vision-plus", None, 1152),
+        ("tongyi-embedding-vision-plus", 256, 256),
+        ("tongyi-embedding-vision-flash", None, 768),
+        ("tongyi-embedding-vision-flash", 64, 64),
+        ("qwen3-vl-embedding", None, 2560),
+        ("qwen3-vl-embedding", 1024, 1024),
+        ("multimodal-embedding-v1", None, 1024),
+    ],
+)
+def test_every_model_embeds_text_and_images(
+    emu: Emulator, model: str, dimension: int | None, expected: int
+) -> None:
+    results = live(emu, model, dimension=dimension).embed(
+        ["a red square", Media.from_bytes(make.png((220, 10, 10)))]
+    )
+    assert [len(r.vector) for r in results] == [expected, expected]
+    assert [r.embeddings[0].modality for r in results] == ["text", "image"]
+    body = embed_calls(emu)[-1].json
+    assert body["model"] == model
+    assert body["parameters"].get("dimension") == dimension
+    assert embed_calls(emu)[0].headers["authorization"] == "Bearer sk-emu"
+
+
+def test_plus_text_image_multi_images_and_video_in_one_request(emu: Emulator) -> None:
+    png = make.png((10, 200, 10))
+    results = live(emu).embed(
+        [
+            "green field",
+            Media.from_bytes(png),
+            [Media.from_bytes(make.png((10, 10, 200))), Media.from_bytes(make.jpeg())],
+            Media.from_uri("https://videos.example.com/clip.mp4"),
+        ]
+    )
+    [call] = embed_calls(emu)
+    contents = call.json["input"]["contents"]
+    assert [sorted(c) for c in contents] == [["text"], ["image"], ["multi_images"], ["video"]]
+    assert data_uri_bytes(contents[1]["image"]) == png
+    assert contents[3]["video"] == "https://videos.example.com/clip.mp4"
+    assert all(r.ok and len(r.vector) == 1152 for r in results)
+    assert results[2].embeddings[0].modality not in ("text", "image", "video")
+
+
+def test_similar_inputs_score_closer(emu: Emulator) -> None:
+    e = live(emu)
+    red, red2, blue = e.embed(
+        [
+            Media.from_bytes(make.png((230, 10, 10))),
+            Media.from_bytes(make.png((220, 20, 15), size=(80, 60))),
+            Media.from_bytes(make.png((10, 10, 230))),
+        ]
+    )
+    assert cosine(red.vector, red2.vector) > cosine(red.vector, blue.vector)
+    cats, markets = e.embed(["cats purr and chase mice", "stock markets fell sharply"])
+    query = e.embed_query("why do cats chase mice")
+    assert cosine(query, cats.vector) > cosine(query, markets.vector)
+
+
+def test_qwen3_vl_fuses_text_image_and_video_into_one_vector(emu: Emulator) -> None:
+    e = live(emu, "qwen3-vl-embedding")
+    clip = Media.from_bytes(make.video(1))
+    fused, text = e.embed([["a red square", Media.from_bytes(make.png()), clip], "a red square"])
+    assert fused.embeddings[0].modality == "vl" and text.embeddings[0].modality == "text"
+    assert len(fused.embeddings) == 1 and len(fused.vector) == 2560
+    assert fused.vector != text.vector
+    calls = embed_calls(emu)
+    [content, _] = calls[0].json["input"]["contents"]
+    assert sorted(content) == ["image", "text", "video"]
+    assert content["video"].startswith("oss://")  # the local clip was uploaded
+
+
+def test_independent_models_reject_mixed_inputs_and_say_which_model_fuses(emu: Emulator) -> None:
+    for model in ("tongyi-embedding-vision-plus", "multimodal-embedding-v1"):
+        with pytest.raises(InvalidParameterError, match=r"qwen3-vl-embedding.*fuses"):
+            live(emu, model).embed([["caption", Media.from_bytes(make.png())]])
+    assert emu.requests == []
+
+
+def test_local_video_goes_through_the_sdk_upload_flow(emu: Emulator, tmp_path: Path) -> None:
+    path = tmp_path / "clip.mp4"
+    path.write_bytes(make.video(2))
+    result = live(emu).embed([path])[0]
+    assert result.embeddings[0].modality == "video"
+    routes = [(r.method, r.route) for r in emu.requests]
+    assert routes == [("GET", "getPolicy"), ("POST", "ossUpload"), ("POST", "multimodalEmbedding")]
+    policy, _, call = emu.requests
+    assert policy.query.get("action") == "getPolicy"
+    assert policy.headers["authorization"] == "Bearer sk-emu"
+    assert call.headers["x-dashscope-ossresourceresolve"] == "enable"
+    video = call.json["input"]["contents"][0]["video"]
+    assert video.startswith("oss://") and video.endswith("/clip.mp4")
+    # the same clip by URL-free bytes embeds to the same vector (same content)
+    again = live(emu).embed([Media.from_bytes(path.read_bytes())])[0]
+    assert cosine(again.vector, result.vector) == pytest.approx(1.0)
+
+
+def test_plain_requests_do_not_ask_for_oss_resolution(emu: Emulator) -> None:
+    live(emu).embed(["no uploads here"])
+    assert "x-dashscope-ossresourceresolve" not in embed_calls(emu)[0].headers
+
+
+@pytest.mark.parametrize(
+    ("build", "error", "match"),
+    [
+        (
+            lambda emu: live(emu, allow_upload=False).embed([Media.from_bytes(make.video(1))]),
+            UnsupportedMediaError,
+            "allow_upload=False",
+        ),
+        (
+            lambda emu: live(emu).embed([[Media.from_bytes(make.png()) for _ in range(9)]]),
+            MediaLimitError,
+            "at most 8",
+        ),
+        (
+            lambda emu: live(emu, "qwen3-vl-embedding").embed(
+                [[Media.from_bytes(make.png()), Media.from_bytes(make.jpeg())]]
+            ),
+            MediaLimitError,
+            "one image per fused input",
+        ),
+        (
+            lambda emu: live(emu, "tongyi-embedding-vision-flash", dimension=1152),
+            InvalidParameterError,
+            "dimension=1152",
+        ),
+        (
+            lambda emu: live(emu, "multimodal-embedding-v1", dimension=512),
+            InvalidParameterError,
+            "fixed 1024",
+        ),
+        (
+            lambda emu: live(emu, "multimodal-embedding-v1").embed(["word " * 5000]),
+            MediaLimitError,
+            "at most 512 tokens",
+        ),
+    ],
+    ids=["upload-off", "multi-images", "qwen-images", "flash-dim", "v1-dim", "v1-text"],
+)
+def test_local_rules_send_nothing(emu: Emulator, build: Any, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        build(emu)
+    assert emu.requests == []
+
+
+def test_batching_counts_and_order(emu: Emulator) -> None:
+    texts = [f"document {i} about topic {i % 7}" for i in range(45)]
+    results = live(emu, max_concurrency=1).embed(texts)
+    assert [len(r.json["input"]["contents"]) for r in embed_calls(emu)] == [20, 20, 5]
+    single = live(emu).embed([texts[33]])[0].vector
+    assert results[33].vector == pytest.approx(single)
+
+
+def test_multimodal_embedding_v1_one_image_and_one_video_per_request(emu: Emulator) -> None:
+    inputs: list[Any] = [
+        "a",
+        Media.from_bytes(make.png()),
+        "b",
+        Media.from_bytes(make.jpeg()),
+        "c",
+    ]
+    results = live(emu, "multimodal-embedding-v1", max_concurrency=1).embed(inputs)
+    assert all(len(r.vector) == 1024 for r in results)
+    shapes = sorted(
+        sorted(k for c in r.json["input"]["contents"] for k in c) for r in embed_calls(emu)
+    )
+    assert shapes == [["image"], ["image"], ["text", "text", "text"]]
+
+
+def test_wrong_key_is_an_authentication_error_without_the_key(emu: Emulator) -> None:
+    emu.api_key = "the-right-key"
+    with pytest.raises(AuthenticationError, match="InvalidApiKey") as raised:
+        live(emu, api_key="sk-WRONG-42").embed(["x", "y"])
+    assert "request_id" in str(raised.value)
+    assert "sk-WRONG-42" not in str(raised.value) and "sk-WRONG-42" not in repr(raised.value)
+    assert len(emu.requests) == 1  # no retries for a bad key
+    emu.api_key = "sk-emu"
+    assert len(live(emu).embed(["x"])[0].vector) == 1152
+
+
+def test_unknown_model_is_not_found(emu: Emulator) -> None:
+    with pytest.raises(NotFoundError, match="ModelNotFound"):
+        live(emu, "no-such-embedding-model").embed(["x"])
+
+
+def test_throttling_server_errors_and_resets_are_retried(emu: Emulator) -> None:
+    emu.faults = {"retry_delay_s": 0.01}
+    emu.inject("429", "500", "503")
+    e = live(emu, max_retries=4)
+    assert len(e.embed(["x"])[0].vector) == 1152
+    assert e.last_stats.retries == 3
+    assert [r.status for r in embed_calls(emu)] == [429, 500, 503, 200]
+    emu.clear_requests()
+    emu.inject("reset", "reset", "reset")
+    assert len(e.embed(["y"])[0].vector) == 1152  # the SDK's own single resend included
+
+
+def test_retries_give_up_with_a_typed_error(emu: Emulator) -> None:
+    emu.faults = {"retry_delay_s": 0.01}
+    emu.inject("500", "503", "500")
+    with pytest.raises(ServerError) as raised:
+        live(emu, max_retries=2).embed(["x"])
+    assert raised.value.attempts == 3
+    assert "request_id" in str(raised.value) and "500" in str(raised.value)
+
+
+def test_service_rejection_of_one_item_keeps_the_others(emu: Emulator) -> None:
+    # ~1,500 tokens: under the local reject threshold, over the service's 1,024
+    long_text = "word " * 1100
+    results = live(emu).embed(["short", long_text, "also short"], raise_on_error=False)
+    assert [r.ok for r in results] == [True, False, True]
+    assert isinstance(results[1].error, InvalidArgumentError)
+    assert "InvalidParameter" in str(results[1].error)
+
+
+async def test_async_end_to_end_with_upload_and_close(emu: Emulator) -> None:
+    from dashscope.api_entities import aio_session
+
+    emu.latency_ms = 200
+    async with live(emu, max_concurrency=4) as e:
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        results = await e.aembed([f"text {i}" for i in range(80)])  # 4 requests of 20
+        assert loop.time() - start < 0.6  # concurrent: 4 x 200 ms in series would be 0.8 s
+        emu.latency_ms = 0
+        fused = await live(emu, "qwen3-vl-embedding").aembed(
+            [["clip", Media.from_bytes(make.video(1))]]
+        )
+        assert loop in aio_session._aio_sessions
+    assert loop not in aio_session._aio_sessions  # aclose closed the SDK's shared session
+    assert len(results) == 80 and fused[0].embeddings[0].modality == "vl"
+    assert len([r for r in emu.requests if r.route == "ossUpload"]) == 1
+    sync = live(emu).embed(["text 7"])[0].vector
+    assert results[7].vector == pytest.approx(sync)
+
+
+async def test_async_errors_are_typed(emu: Emulator) -> None:
+    emu.api_key = "right"
+    with pytest.raises(AuthenticationError):
+        await live(emu, api_key="wrong").aembed(["x"])
+    emu.api_key = None
+    emu.faults = {"retry_delay_s": 0.01}
+    emu.inject("429", "reset", "reset")
+    e = live(emu)
+    assert len((await e.aembed(["x"]))[0].vector) == 1152
+    await e.aclose()
+
+
+def test_debug_logs_never_contain_the_key(emu: Emulator, caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    emu.api_key = "sk-LOGGED-999"
+    emu.faults = {"retry_delay_s": 0.01}
+    emu.inject("429", "reset")
+    with caplog.at_level(logging.DEBUG):
+        live(emu, api_key="sk-LOGGED-999").embed(["x", Media.from_bytes(make.video(1))])
+    assert caplog.records
+    assert all("sk-LOGGED-999" not in r.getMessage() for r in caplog.records)
