@@ -631,9 +631,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"estimate, not measured (the emulator is on loopback): sending the request bodies "
             f"over a {args.uplink_mbps:g} Mbit/s uplink takes"
         )
-        for name in names[:2]:
+        for name, label in ((names[0], "omniembed"), (names[1], "naive (either)")):
             seconds = totals(rows, name).body_bytes * 8 / (args.uplink_mbps * 1e6)
-            print(f"  {name:<18} {seconds:>8.1f} s")
+            print(f"  {label:<18} {seconds:>8.1f} s")
 
     ours, theirs = results.get("omniembed", {}), results.get("naive sequential", {})
     if "photos" in ours and "photos" in theirs and "video" in ours and "video" in theirs:

@@ -25,6 +25,7 @@ def emu(_session_emulator: Emulator) -> Iterator[Emulator]:
     emulator.api_key = None
     emulator.clear_requests()
     emulator.reset_quotas()
+    emulator.clear_injected()
     yield emulator
     emulator.faults = None
     emulator.quotas = None

@@ -1,8 +1,8 @@
 """DashScopeEmbedder: the model table, local validation, wire mapping and error mapping.
 
-The unit tests here replace the SDK's call at its boundary (no network): they check what
-omniembed hands the dashscope SDK and how it reads the answers. End-to-end tests with the
-real SDK over HTTP against the emulator follow at the end of the file.
+Everything that sends a request runs the real dashscope SDK over HTTP against the
+emulator and checks what the emulator received; the model table, construction and the
+error mapping from SDK responses are checked locally.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import base64
 import io
 import math
 import pickle
+import random
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -30,6 +31,7 @@ from omniembed import (
     InvalidParameterError,
     Media,
     MediaLimitError,
+    MemoryCache,
     MissingCredentialsError,
     NotFoundError,
     PermissionDeniedError,
@@ -37,7 +39,6 @@ from omniembed import (
     RetryPolicy,
     ServerError,
     ServiceConnectionError,
-    ServiceError,
     ServiceTimeoutError,
     Task,
     UnsupportedMediaError,
@@ -48,63 +49,41 @@ from omniembed.providers.dashscope_errors import error_from_exception, error_fro
 from omniembed.providers.dashscope_models import DASHSCOPE_MODELS, model_spec
 from tests import media_factory as make
 
-OFFLINE = "http://127.0.0.1:9/api/v1"  # nothing listens: every test here stays local
-
-
-class FakeSDK:
-    """Stands in for `MultiModalEmbedding.call` / `AioMultiModalEmbedding.call`."""
-
-    def __init__(self) -> None:
-        self.calls: list[dict[str, Any]] = []
-        self.answers: list[Any] = []
-
-    def respond(self, kwargs: dict[str, Any]) -> Any:
-        self.calls.append(kwargs)
-        if self.answers:
-            answer = self.answers.pop(0)
-            if isinstance(answer, BaseException):
-                raise answer
-            return answer
-        dim = kwargs.get("dimension") or 4
-        rows = [
-            {
-                "index": i,
-                "embedding": [float(i + 1)] * dim,
-                "type": "vl" if len(c) > 1 else next(iter(c)),
-            }
-            for i, c in enumerate(kwargs["input"])
-        ]
-        return SimpleNamespace(
-            status_code=200, output={"embeddings": rows}, request_id="req-ok", headers={}
-        )
-
-    @property
-    def contents(self) -> list[dict[str, Any]]:
-        return [c for call in self.calls for c in call["input"]]
-
-
-@pytest.fixture
-def sdk(monkeypatch: pytest.MonkeyPatch) -> FakeSDK:
-    fake = FakeSDK()
-
-    def call(**kwargs: Any) -> Any:
-        return fake.respond(kwargs)
-
-    async def acall(**kwargs: Any) -> Any:
-        return fake.respond(kwargs)
-
-    monkeypatch.setattr(ds._MultiModalEmbedding, "call", call)
-    monkeypatch.setattr(ds._AioMultiModalEmbedding, "call", acall)
-    return fake
+OFFLINE = "http://127.0.0.1:9/api/v1"  # nothing listens: construction tests stay local
+EMBED_PATH = "/api/v1/services/embeddings/multimodal-embedding/multimodal-embedding"
 
 
 def embedder(model: str = "tongyi-embedding-vision-plus", **kw: Any) -> DashScopeEmbedder:
-    """An offline embedder with fast retries."""
+    """An offline embedder with fast retries (for tests that send nothing)."""
     retries = kw.pop("max_retries", 2)
     kw.setdefault(
         "retry_policy", RetryPolicy(max_retries=retries, initial_delay=0.001, max_delay=0.005)
     )
     return DashScopeEmbedder(model, api_key="sk-test", base_url=OFFLINE, **kw)
+
+
+def live(
+    emu: Emulator, model: str = "tongyi-embedding-vision-plus", **kw: Any
+) -> DashScopeEmbedder:
+    """An embedder on the emulator's DashScope route, with fast retries."""
+    retries = kw.pop("max_retries", 3)
+    kw.setdefault(
+        "retry_policy", RetryPolicy(max_retries=retries, initial_delay=0.01, max_delay=0.05)
+    )
+    kw.setdefault("api_key", "sk-emu")
+    return DashScopeEmbedder(model, base_url=emu.base_url + "/api/v1", **kw)
+
+
+def embed_calls(emu: Emulator) -> list[RequestRecord]:
+    return [r for r in emu.requests if r.path == EMBED_PATH]
+
+
+def contents(call: RequestRecord) -> list[dict[str, Any]]:
+    return call.json["input"]["contents"]
+
+
+def cosine(a: list[float], b: list[float]) -> float:
+    return sum(x * y for x, y in zip(a, b, strict=True)) / (math.hypot(*a) * math.hypot(*b))
 
 
 def failure(status: int, code: str, message: str = "boom", **headers: str) -> SimpleNamespace:
@@ -220,18 +199,18 @@ def test_the_key_never_shows_in_repr_or_pickles() -> None:
 # --- input mapping ---------------------------------------------------------------------
 
 
-def test_text_image_and_multi_images_map_to_content_objects(sdk: FakeSDK) -> None:
+def test_text_image_and_multi_images_map_to_content_objects(emu: Emulator) -> None:
     png, jpeg = make.png(), make.jpeg()
-    results = embedder(dimension=64).embed(
-        [
-            "hello world",
-            Media.from_bytes(png),
-            [Media.from_bytes(png), Media.from_bytes(jpeg)],
-            Media.from_uri("https://example.com/cat.jpg"),
-        ]
-    )
-    assert len(sdk.calls) == 1  # one request for all four inputs
-    text, image, multi, remote = sdk.contents
+    inputs: list[Any] = [
+        "hello world",
+        Media.from_bytes(png),
+        [Media.from_bytes(png), Media.from_bytes(jpeg)],
+        Media.from_uri("https://example.com/cat.jpg"),
+    ]
+    e = live(emu, dimension=64)
+    results = e.embed(inputs)
+    [call] = embed_calls(emu)  # one request for all four inputs
+    text, image, multi, remote = contents(call)
     assert text == {"text": "hello world"}
     assert image["image"].startswith("data:image/png;base64,")
     assert data_uri_bytes(image["image"]) == png
@@ -239,142 +218,143 @@ def test_text_image_and_multi_images_map_to_content_objects(sdk: FakeSDK) -> Non
         "data:image/png",
         "data:image/jpeg",
     ]
+    assert data_uri_bytes(multi["multi_images"][1]) == jpeg
     assert remote == {"image": "https://example.com/cat.jpg"}
+    assert call.json["model"] == "tongyi-embedding-vision-plus"
+    assert call.json["parameters"] == {"dimension": 64, "output_type": "dense"}
+    assert call.headers["authorization"] == "Bearer sk-emu"
     assert [r.embeddings[0].modality for r in results] == [
         "text",
         "image",
         "multi_images",
         "image",
     ]
-    assert [r.vector[0] for r in results] == [1.0, 2.0, 3.0, 4.0]  # mapped back by index
-    call = sdk.calls[0]
-    assert (call["model"], call["dimension"], call["output_type"]) == (
-        "tongyi-embedding-vision-plus",
-        64,
-        "dense",
-    )
-    assert call["base_address"] == OFFLINE and call["api_key"] == "sk-test"
-    assert "instruct" not in call and "fps" not in call
+    assert all(len(r.vector) == 64 for r in results)
+    # mapped back by index: the same inputs in reverse order give the same vectors reversed
+    backwards = e.embed(inputs[::-1])
+    assert [r.vector for r in backwards] == [r.vector for r in results[::-1]]
+    assert len({tuple(r.vector) for r in results}) == 4
 
 
-def test_default_dimension_is_not_sent_and_options_are(sdk: FakeSDK) -> None:
-    embedder(fps=0.5, instruct="Find the product photo", timeout=12).embed(["x"])
-    call = sdk.calls[0]
-    assert "dimension" not in call
-    assert (call["fps"], call["instruct"], call["request_timeout"]) == (
-        0.5,
-        "Find the product photo",
-        12,
-    )
+def test_default_dimension_is_not_sent_and_options_are(emu: Emulator) -> None:
+    text = "find the red product"
+    plain = live(emu).embed([text])[0].vector
+    tuned = live(emu, fps=0.5, instruct="Find the product photo").embed([text])[0].vector
+    first, second = (call.json["parameters"] for call in embed_calls(emu))
+    assert first == {"output_type": "dense"}  # no dimension: the model's default
+    assert "dimension" not in second
+    assert (second["fps"], second["instruct"]) == (0.5, "Find the product photo")
+    assert len(plain) == len(tuned) == 1152
+    assert tuned != plain  # the service conditioned the vector on the instruction
 
 
-def test_qwen3_vl_fuses_an_interleaved_input_into_one_content(sdk: FakeSDK) -> None:
-    results = embedder("qwen3-vl-embedding").embed(
-        [
-            ["a red square", Media.from_bytes(make.png()), Media.from_uri("https://x.test/v.mp4")],
-            "just text",
-        ]
-    )
-    fused, text = sdk.contents
-    assert set(fused) == {"text", "image", "video"}
-    assert fused["text"] == "a red square" and fused["video"] == "https://x.test/v.mp4"
-    assert text == {"text": "just text"}
-    assert [r.embeddings[0].modality for r in results] == ["vl", "text"]
-
-
-def test_webp_is_reencoded_for_models_without_it(sdk: FakeSDK) -> None:
-    embedder().embed([Media.from_bytes(make.image(fmt="WEBP"))])
-    [content] = sdk.contents
+def test_webp_is_reencoded_for_models_without_it(emu: Emulator) -> None:
+    [result] = live(emu).embed([Media.from_bytes(make.image(fmt="WEBP"))])
+    [call] = embed_calls(emu)
+    [content] = contents(call)
     assert content["image"].startswith("data:image/png;base64,")
     assert data_uri_bytes(content["image"]).startswith(b"\x89PNG")
+    assert call.status == 200 and result.embeddings[0].modality == "image"
 
 
-def test_oversized_image_is_downscaled_under_the_limit(
-    sdk: FakeSDK, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    noisy = Image.effect_noise((1200, 1200), 100).convert("RGB")
+def test_oversized_image_is_downscaled_under_the_limit(emu: Emulator) -> None:
+    limit = DASHSCOPE_MODELS["tongyi-embedding-vision-plus"].max_image_bytes  # 3 MiB
+    side = 1100
+    noise = random.Random(7).randbytes(side * side * 3)  # incompressible: PNG stays big
     buffer = io.BytesIO()
-    noisy.save(buffer, "PNG")
+    Image.frombytes("RGB", (side, side), noise).save(buffer, "PNG")
     big = buffer.getvalue()
-    limit = 300_000
     assert len(big) > limit
-    spec = model_spec("tongyi-embedding-vision-plus")
-    monkeypatch.setitem(
-        ds.__dict__,
-        "model_spec",
-        lambda name: type(spec)(**{**spec.__dict__, "max_image_bytes": limit}),
-    )
-    embedder().embed([Media.from_bytes(big)])
-    [content] = sdk.contents
+    [result] = live(emu).embed([Media.from_bytes(big)])
+    [call] = embed_calls(emu)
+    [content] = contents(call)
     assert content["image"].startswith("data:image/jpeg;base64,")
-    assert len(data_uri_bytes(content["image"])) <= limit
+    sent = data_uri_bytes(content["image"])
+    assert len(sent) <= limit and call.body_size < len(big)
+    assert call.status == 200 and result.ok  # the service's own size check let it through
 
 
-def test_tasks_are_ignored_and_not_part_of_the_request(sdk: FakeSDK) -> None:
-    e = embedder()
+def test_tasks_are_ignored_and_not_part_of_the_request(emu: Emulator) -> None:
+    e = live(emu)
     doc = e.embed(["same text"], task=Task.RETRIEVAL_DOCUMENT)[0].vector
     query = e.embed_query("same text")
     assert doc == query
-    assert sdk.calls[0]["input"] == sdk.calls[1]["input"] == [{"text": "same text"}]
+    first, second = embed_calls(emu)
+    assert first.json == second.json
+    assert contents(first) == [{"text": "same text"}]
 
 
-def test_batches_follow_the_element_limit(sdk: FakeSDK) -> None:
-    texts = [f"text {i}" for i in range(45)]
-    results = embedder(max_concurrency=1).embed(texts)
-    assert [len(c["input"]) for c in sdk.calls] == [20, 20, 5]
-    assert [r.vector[0] for r in results] == [float(i % 20 + 1) for i in range(45)]
-
-
-def test_multimodal_embedding_v1_sends_media_one_per_request(sdk: FakeSDK) -> None:
+def test_multimodal_embedding_v1_sends_media_one_per_request(emu: Emulator) -> None:
     inputs: list[Any] = [
         "a",
         Media.from_bytes(make.png()),
         "b",
         Media.from_bytes(make.jpeg()),
-        Media.from_uri("https://x.test/v.mp4"),
+        Media.from_uri("https://videos.example.com/v.mp4"),
         "c",
     ]
-    embedder("multimodal-embedding-v1", max_concurrency=1).embed(inputs)
-    shapes = sorted(sorted(k for c in call["input"] for k in c) for call in sdk.calls)
+    results = live(emu, "multimodal-embedding-v1", max_concurrency=1).embed(inputs)
+    calls = embed_calls(emu)
+    # the service takes at most one image and one video per request: all four were accepted
+    assert [call.status for call in calls] == [200] * 4
+    shapes = sorted(sorted(k for c in contents(call) for k in c) for call in calls)
     assert shapes == [["image"], ["image"], ["text", "text", "text"], ["video"]]
+    assert [r.embeddings[0].modality for r in results] == [
+        "text",
+        "image",
+        "text",
+        "image",
+        "video",
+        "text",
+    ]
 
 
-def test_duplicates_and_cache_make_no_second_request(sdk: FakeSDK) -> None:
-    from omniembed import MemoryCache
-
-    e = embedder(cache=MemoryCache())
-    e.embed(["x", "x", "y"])
-    assert [len(c["input"]) for c in sdk.calls] == [2]
+def test_duplicates_and_cache_make_no_second_request(emu: Emulator) -> None:
+    e = live(emu, cache=MemoryCache())
+    first = e.embed(["x", "x", "y"])
+    [call] = embed_calls(emu)
+    assert contents(call) == [{"text": "x"}, {"text": "y"}]  # the duplicate is sent once
+    assert first[0].vector == first[1].vector != first[2].vector
     again = e.embed(["x", "y"])
-    assert len(sdk.calls) == 1 and all(r.cached for r in again)
-    embedder(cache=e.cache, dimension=64).embed(["x"])  # other parameters: a new key
-    assert len(sdk.calls) == 2
+    assert len(embed_calls(emu)) == 1 and all(r.cached for r in again)
+    assert [r.vector for r in again] == [first[0].vector, first[2].vector]
+    live(emu, cache=e.cache, dimension=64).embed(["x"])  # other parameters: a new key
+    assert len(embed_calls(emu)) == 2
 
 
-def test_local_video_is_uploaded_to_the_configured_base_url(
-    sdk: FakeSDK, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    seen: dict[str, Any] = {}
-
-    def policy(**kwargs: Any) -> Any:
-        seen["policy"] = kwargs
-        return SimpleNamespace(status_code=200, output={"upload_dir": "d"}, request_id="p")
-
-    def upload(**kwargs: Any) -> Any:
-        seen.setdefault("uploads", []).append(kwargs)
-        assert Path(kwargs["file_path"]).read_bytes()[4:8] == b"ftyp"
-        return "oss://d/" + Path(kwargs["file_path"]).name, kwargs["upload_certificate"]
-
-    monkeypatch.setattr(ds.OssUtils, "get_upload_certificate", policy)
-    monkeypatch.setattr(ds.OssUtils, "upload", upload)
-    path = tmp_path / "clip.mp4"
-    path.write_bytes(make.video(1))
-    embedder().embed([Media.from_path(path), Media.from_bytes(make.video(2))])
-    assert seen["policy"]["base_address"] == OFFLINE
-    assert len(seen["uploads"]) == 2  # one policy for the request, one upload per video
-    assert [c["video"] for c in sdk.contents] == ["oss://d/clip.mp4", "oss://d/video.mp4"]
-    assert ds._references_oss(sdk.contents)
-    assert not ds._references_oss([{"text": "oss://looks/like/a/url"}])
+def test_local_video_is_uploaded_to_the_configured_base_url(emu: Emulator, tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first, second = tmp_path / "a" / "clip.mp4", tmp_path / "b" / "clip.mp4"
+    first.write_bytes(make.video(1))
+    second.write_bytes(make.video(2))
+    third = make.video(3)
+    clips = [Media.from_path(first), Media.from_path(second), Media.from_bytes(third)]
+    results = live(emu).embed(clips)
+    # one upload policy for the request, from the configured base URL; one upload per video
+    assert [r.route for r in emu.requests] == [
+        "getPolicy",
+        "ossUpload",
+        "ossUpload",
+        "ossUpload",
+        "multimodalEmbedding",
+    ]
+    assert emu.requests[0].path == "/api/v1/uploads"
+    [call] = embed_calls(emu)
+    assert call.headers["x-dashscope-ossresourceresolve"] == "enable"
+    urls = [c["video"] for c in contents(call)]
+    assert len(set(urls)) == 3  # same file name, different content: distinct objects
+    assert all(u.startswith("oss://") and u.endswith(".mp4") for u in urls)
+    assert "/clip-" in urls[0] and "/clip-" in urls[1] and "/video-" in urls[2]
+    sizes = [emu.uploads[u.removeprefix("oss://")] for u in urls]
+    assert sizes == [len(first.read_bytes()), len(second.read_bytes()), len(third)]
+    assert all(r.embeddings[0].modality == "video" for r in results)
+    assert len({tuple(r.vector) for r in results}) == 3
+    # a text that merely looks like an oss:// URL asks for no resolution
+    emu.clear_requests()
+    live(emu).embed(["oss://looks/like/a/url"])
+    [plain] = emu.requests
+    assert "x-dashscope-ossresourceresolve" not in plain.headers
 
 
 def test_text_naming_a_local_file_is_never_uploaded(
@@ -478,37 +458,38 @@ def test_text_naming_a_local_file_is_never_uploaded(
     ],
 )
 def test_bad_input_is_rejected_before_any_request(
-    sdk: FakeSDK, model: str, make_input: Any, error: type[Exception], match: str
+    emu: Emulator, model: str, make_input: Any, error: type[Exception], match: str
 ) -> None:
     with pytest.raises(error, match=match) as raised:
-        embedder(model).embed(["fine text", make_input()])
+        live(emu, model).embed(["fine text", make_input()])
     assert "input 1" in str(raised.value)
-    assert sdk.calls == []
+    assert emu.requests == []
 
 
-def test_oversized_local_video_and_upload_disabled(
-    sdk: FakeSDK, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    clip = Media.from_bytes(make.video(1))
+def test_oversized_local_video_and_upload_disabled(emu: Emulator) -> None:
+    clip = make.video(1)
     with pytest.raises(UnsupportedMediaError, match=r"URL only.*allow_upload=False"):
-        embedder(allow_upload=False).embed([clip])
-    spec = model_spec("tongyi-embedding-vision-plus")
-    small = type(spec)(**{**spec.__dict__, "max_video_bytes": 100})
-    monkeypatch.setitem(ds.__dict__, "model_spec", lambda name: small)
+        live(emu, allow_upload=False).embed([Media.from_bytes(clip)])
+    limit = DASHSCOPE_MODELS["tongyi-embedding-vision-plus"].max_video_bytes
+    oversized = Media.from_bytes(clip + bytes(limit), "video/mp4")
     with pytest.raises(MediaLimitError, match="MiB; tongyi-embedding-vision-plus takes at most"):
-        embedder().embed([clip])
+        live(emu).embed([oversized])
+    assert emu.requests == []  # no upload policy, no upload, no request
     # a video URL is fine without uploads
-    embedder(allow_upload=False).embed([Media.from_uri("https://x.test/v.mp4")])
-    assert [c["video"] for c in sdk.contents] == ["https://x.test/v.mp4"]
+    [result] = live(emu, allow_upload=False).embed([Media.from_uri("https://x.test/v.mp4")])
+    [call] = emu.requests
+    assert contents(call) == [{"video": "https://x.test/v.mp4"}]
+    assert result.embeddings[0].modality == "video"
 
 
-def test_bad_items_can_be_returned_instead_of_raised(sdk: FakeSDK) -> None:
-    results = embedder().embed(
+def test_bad_items_can_be_returned_instead_of_raised(emu: Emulator) -> None:
+    results = live(emu).embed(
         ["good", ["x", Media.from_bytes(make.png())], "ok"], raise_on_error=False
     )
     assert [r.ok for r in results] == [True, False, True]
     assert isinstance(results[1].error, InvalidParameterError)
-    assert len(sdk.contents) == 2
+    [call] = embed_calls(emu)
+    assert contents(call) == [{"text": "good"}, {"text": "ok"}]
 
 
 # --- service errors --------------------------------------------------------------------
@@ -549,88 +530,56 @@ def test_retry_after_header_and_transport_errors() -> None:
     assert error_from_exception(ValueError("bug")) is None
 
 
-def test_throttling_is_retried_and_auth_errors_are_not(sdk: FakeSDK) -> None:
-    e = embedder(max_retries=3)
-    sdk.answers = [failure(429, "Throttling.RateQuota", **{"Retry-After": "0"})]
-    assert len(e.embed(["x"])[0].vector) == 4
-    assert e.last_stats.retries == 1
-    sdk.answers = [failure(401, "InvalidApiKey", "Invalid API-key provided.")]
-    with pytest.raises(AuthenticationError, match="InvalidApiKey") as raised:
-        e.embed(["y"])
-    assert "sk-test" not in str(raised.value)
-    assert e.last_stats.requests == 1
-
-
-def test_connection_errors_become_typed_and_are_retried(sdk: FakeSDK) -> None:
-    sdk.answers = [requests.ConnectionError("reset"), *([requests.ReadTimeout("t")] * 5)]
-    e = embedder(max_retries=1)
-    with pytest.raises(ServiceError) as raised:
-        e.embed(["x"])
-    assert isinstance(raised.value, (ServiceConnectionError, ServiceTimeoutError))
+def test_connection_errors_become_typed_and_are_retried(emu: Emulator) -> None:
+    emu.inject("reset", "reset", "reset", "reset")  # the SDK resends once itself per attempt
+    with pytest.raises(ServiceConnectionError) as raised:
+        live(emu, max_retries=1).embed(["x"])
     assert raised.value.attempts == 2
-
-
-def test_missing_vectors_are_per_item_errors(sdk: FakeSDK) -> None:
-    sdk.answers = [
-        SimpleNamespace(
-            status_code=200,
-            output={"embeddings": [{"index": 1, "embedding": [0.5], "type": "text"}]},
-            request_id="r",
-            headers={},
-        )
-    ]
-    results = embedder().embed(["a", "b"], raise_on_error=False)
-    assert [r.ok for r in results] == [False, True]
-    assert "no vector for content 0" in str(results[0].error)
+    assert [r.status for r in embed_calls(emu)] == ["reset"] * 4
+    # timeout= is the SDK's request timeout: a slow answer is a typed, retried timeout
+    emu.clear_requests()
+    emu.faults = {"slow_seconds": 1.0}
+    emu.inject("slow", "slow")
+    with pytest.raises(ServiceTimeoutError, match="timed out") as timed_out:
+        live(emu, max_retries=1, timeout=0.2).embed(["x"])
+    assert timed_out.value.attempts == 2
+    assert len(embed_calls(emu)) == 2
 
 
 # --- async and lifecycle ---------------------------------------------------------------
 
 
-async def test_async_matches_sync(sdk: FakeSDK) -> None:
-    async with embedder(dimension=128) as e:
-        results = await e.aembed(["a", Media.from_bytes(make.png())])
+async def test_async_matches_sync(emu: Emulator) -> None:
+    inputs: list[Any] = ["a", Media.from_bytes(make.png())]
+    async with live(emu, dimension=128) as e:
+        results = await e.aembed(inputs)
     assert [len(r.vector) for r in results] == [128, 128]
-    assert sdk.calls[0]["input"][0] == {"text": "a"}
     with pytest.raises(ConfigurationError, match="closed"):
         e.embed(["after close"])
+    sync = live(emu, dimension=128).embed(inputs)
+    first, second = embed_calls(emu)
+    assert first.json == second.json
+    assert contents(first)[0] == {"text": "a"}
+    assert [r.vector for r in results] == [r.vector for r in sync]
 
 
-def test_context_manager_closes_the_session(sdk: FakeSDK) -> None:
-    with embedder() as e:
-        session = e._sync_session()
+def test_context_manager_closes_the_session(emu: Emulator) -> None:
+    with live(emu) as e:
+        e.embed(["x"])
+        assert e._session is not None  # the pooled session the request went through
     assert e._session is None
-    assert session is not None
+    with pytest.raises(ConfigurationError, match="closed"):
+        e.embed(["y"])
+    assert len(embed_calls(emu)) == 1
 
 
-def test_unknown_embed_options_are_a_type_error(sdk: FakeSDK) -> None:
+def test_unknown_embed_options_are_a_type_error(emu: Emulator) -> None:
     with pytest.raises(TypeError, match="unexpected options"):
-        embedder().embed(["x"], video_segment_config=None)
-    assert sdk.calls == []
+        live(emu).embed(["x"], video_segment_config=None)
+    assert emu.requests == []
 
 
 # --- end to end: the real dashscope SDK over HTTP against the emulator ------------------
-
-EMBED_PATH = "/api/v1/services/embeddings/multimodal-embedding/multimodal-embedding"
-
-
-def live(
-    emu: Emulator, model: str = "tongyi-embedding-vision-plus", **kw: Any
-) -> DashScopeEmbedder:
-    retries = kw.pop("max_retries", 3)
-    kw.setdefault(
-        "retry_policy", RetryPolicy(max_retries=retries, initial_delay=0.01, max_delay=0.05)
-    )
-    kw.setdefault("api_key", "sk-emu")
-    return DashScopeEmbedder(model, base_url=emu.base_url + "/api/v1", **kw)
-
-
-def embed_calls(emu: Emulator) -> list[RequestRecord]:
-    return [r for r in emu.requests if r.path == EMBED_PATH]
-
-
-def cosine(a: list[float], b: list[float]) -> float:
-    return sum(x * y for x, y in zip(a, b, strict=True)) / (math.hypot(*a) * math.hypot(*b))
 
 
 @pytest.mark.parametrize(
@@ -725,7 +674,7 @@ def test_local_video_goes_through_the_sdk_upload_flow(emu: Emulator, tmp_path: P
     assert policy.headers["authorization"] == "Bearer sk-emu"
     assert call.headers["x-dashscope-ossresourceresolve"] == "enable"
     video = call.json["input"]["contents"][0]["video"]
-    assert video.startswith("oss://") and video.endswith("/clip.mp4")
+    assert video.startswith("oss://") and "/clip-" in video and video.endswith(".mp4")
     # the same clip by URL-free bytes embeds to the same vector (same content)
     again = live(emu).embed([Media.from_bytes(path.read_bytes())])[0]
     assert cosine(again.vector, result.vector) == pytest.approx(1.0)

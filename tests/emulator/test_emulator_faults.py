@@ -141,3 +141,14 @@ def test_random_faults_are_reproducible() -> None:
     assert first == seen_statuses(seed=7)
     assert first != seen_statuses(seed=8)
     assert {429, 500, 503, 200} <= set(first)
+
+
+def test_clear_injected_drops_unused_outcomes(emulator: Emulator, http: httpx.Client) -> None:
+    emulator.inject("503", "503")
+    assert emulator.clear_injected() == 2
+    assert emulator.clear_injected() == 0
+    response = http.post(
+        "/v1beta/models/gemini-embedding-001:embedContent",
+        json={"content": {"parts": [{"text": "x"}]}},
+    )
+    assert response.status_code == 200

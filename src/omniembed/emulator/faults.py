@@ -64,6 +64,11 @@ class FaultPlan:
         with self._lock:
             return len(self._script)
 
+    def clear(self) -> None:
+        """Drop the scripted outcomes not used yet."""
+        with self._lock:
+            self._script.clear()
+
     def next_outcome(self, faults: Mapping[str, float] | None) -> str:
         """The scripted outcome if any, else a draw from the ``faults`` probabilities."""
         with self._lock:

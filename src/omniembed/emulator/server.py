@@ -207,6 +207,12 @@ class Emulator:
         "slow" or "ok". They apply before (and instead of) random faults."""
         self._fault_plan.inject(*outcomes)
 
+    def clear_injected(self) -> int:
+        """Drop scripted outcomes no request used; return how many there were."""
+        left = self._fault_plan.pending()
+        self._fault_plan.clear()
+        return left
+
     def reset_quotas(self) -> None:
         """Refill every quota bucket (e.g. between test phases)."""
         loop = self._loop

@@ -25,6 +25,8 @@ import asyncio
 import logging
 import math
 import mimetypes
+import os
+import shutil
 import tempfile
 import threading
 import urllib.parse
@@ -510,7 +512,12 @@ class DashScopeEmbedder(Embedder):
     def _upload(
         self, video: Media, certificate: dict[str, Any] | None
     ) -> tuple[str, dict[str, Any]]:
-        """Upload a local video with the SDK's OSS flow; return its oss:// URL."""
+        """Upload a local video with the SDK's OSS flow; return its oss:// URL.
+
+        The object key is ``{upload_dir}/{file name}`` and one certificate (one upload_dir)
+        serves a whole request, so the file is uploaded under a name made unique by its
+        content hash: two videos called ``clip.mp4`` must not overwrite each other.
+        """
         if certificate is None:
             policy = OssUtils.get_upload_certificate(
                 model=self.model,
@@ -520,12 +527,17 @@ class DashScopeEmbedder(Embedder):
             if policy.status_code != 200:
                 raise error_from_response(policy)
             certificate = dict(policy.output)
+        digest = video.content_hash()[:16]
+        if video.path is not None:
+            stem, suffix = video.path.stem, video.path.suffix
+        else:
+            stem, suffix = "video", mimetypes.guess_extension(video.mime_type) or ".mp4"
         with tempfile.TemporaryDirectory(prefix="omniembed-") as folder:
-            path = video.path
-            if path is None:  # bytes: the upload flow needs a file
-                suffix = mimetypes.guess_extension(video.mime_type) or ".mp4"
-                path = Path(folder) / f"video{suffix}"
+            path = Path(folder) / f"{stem}-{digest}{suffix}"
+            if video.path is None:
                 path.write_bytes(video.read_bytes())
+            else:
+                _link_or_copy(video.path, path)
             try:
                 url, certificate = OssUtils.upload(
                     model=self.model,
@@ -658,6 +670,14 @@ def _references_oss(contents: Any) -> bool:
                 if isinstance(value, str) and value.startswith("oss://"):
                     return True
     return False
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    """Give a file a second name without copying its bytes where the file system allows."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
 
 
 def _data_uri(data: bytes, fmt: str) -> str:
