@@ -232,3 +232,31 @@ def test_the_token_never_shows(emu: Emulator) -> None:
     )
     assert "SECRET" not in repr(embedder)
     assert "SECRET" not in json.dumps({k: repr(v) for k, v in vars(embedder).items()})
+
+
+def test_gs_video_without_an_end_is_covered_to_its_real_length(emu: Emulator) -> None:
+    emu.gcs_objects["gs://bucket/talk.mp4"] = make.video(seconds=300, fps=1, size=16)
+    embedder = vertex(emu, storage_url=emu.base_url)
+    [result] = embedder.embed([Media.from_uri("gs://bucket/talk.mp4")])
+    predicts = [r for r in emu.requests if r.route == "predict"]
+    windows = sorted(
+        (
+            instance(r)["video"]["videoSegmentConfig"]["startOffsetSec"],
+            instance(r)["video"]["videoSegmentConfig"]["endOffsetSec"],
+        )
+        for r in predicts
+    )
+    assert windows == [(0, 120), (120, 240), (240, 300)]
+    assert all("bytesBase64Encoded" not in instance(r)["video"] for r in predicts)
+    spans = [(e.start_offset_sec, e.end_offset_sec) for e in result.embeddings]
+    assert spans[0][0] == 0 and spans[-1][1] == 300
+    reads = [r for r in emu.requests if r.route == "gcsObject"]
+    assert reads and all(r.headers["authorization"] == "Bearer tok" for r in reads)
+
+
+def test_unreadable_gs_video_is_a_typed_error(emu: Emulator) -> None:
+    from omniembed import NotFoundError
+
+    with pytest.raises(NotFoundError, match="No such object"):
+        vertex(emu, storage_url=emu.base_url).embed([Media.from_uri("gs://bucket/missing.mp4")])
+    assert not [r for r in emu.requests if r.route == "predict"]

@@ -29,6 +29,7 @@ from .auth import check_auth
 from .dashscope_errors import JSON_CONTENT_TYPE as DASHSCOPE_JSON
 from .dashscope_errors import dashscope_body, rate_quota
 from .faults import FaultPlan, fault_setting
+from .gcs import gcs_response
 from .google_errors import (
     JSON_CONTENT_TYPE,
     GoogleError,
@@ -63,6 +64,9 @@ class Settings(Protocol):
     quotas: Mapping[str, float] | None
     faults: Mapping[str, float] | None
     api_key: str | None
+
+    @property
+    def gcs_objects(self) -> Mapping[str, bytes]: ...
 
 
 class _Reset(Exception):
@@ -156,12 +160,16 @@ class Dispatcher:
         if call is None:
             raise method_not_found(record.method, record.path)
         if call.route != "ossUpload":  # OSS checks the policy signature, not the API key
-            denied = check_auth(call.api, settings.api_key, record.headers, record.query)
+            api = "vertex" if call.api == "gcs" else call.api  # Cloud Storage: Google OAuth too
+            denied = check_auth(api, settings.api_key, record.headers, record.query)
             if denied is not None:
                 raise denied
         wait = self._quotas.take(settings.quotas, call.route)
         if wait > 0:
             raise rate_quota() if call.api == "dashscope" else resource_exhausted(wait)
+        if call.api == "gcs":
+            assert call.resource is not None
+            return gcs_response(settings.gcs_objects, call.resource, record.query, record.headers)
         loop = asyncio.get_running_loop()
         if call.api == "dashscope":
             ds_call = DashScopeCall(

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-Api = Literal["gemini", "vertex", "dashscope"]
+Api = Literal["gemini", "vertex", "dashscope", "gcs"]
 
 GEMINI_ACTIONS = frozenset({"batchEmbedContents", "embedContent", "countTokens"})
 VERTEX_ACTIONS = frozenset({"predict", "embedContent", "batchEmbedContents"})
@@ -44,6 +44,8 @@ class Call:
     model: str | None = None
     project: str | None = None
     location: str | None = None
+    #: Cloud Storage: ``bucket/object``.
+    resource: str | None = None
 
     @property
     def vertex_model_name(self) -> str:
@@ -52,6 +54,9 @@ class Call:
         if self.project is not None:
             return f"projects/{self.project}/locations/{self.location}/{name}"
         return name
+
+
+_GCS_OBJECT = re.compile(r"^/storage/v1/b/([^/]+)/o/(.+)$")
 
 
 def is_dashscope_path(path: str) -> bool:
@@ -72,6 +77,9 @@ def resolve(method: str, path: str) -> Call | None:
             version, project, location, model, action = match.groups()
             return Call("vertex", action, version, model, project, location)
     elif method == "GET":
+        match = _GCS_OBJECT.match(path)
+        if match:
+            return Call("gcs", "gcsObject", "v1", resource=f"{match.group(1)}/{match.group(2)}")
         match = _GEMINI_MODEL.match(path)
         if match:
             return Call("gemini", "getModel", match.group(1), model=match.group(2))

@@ -75,6 +75,9 @@ class Emulator:
         self._fault_plan = FaultPlan(seed)
         self._quota_book = QuotaBook()
         self._dashscope = DashScopeService()
+        #: Cloud Storage objects served at ``/storage/v1/b/{bucket}/o/{object}``, keyed by
+        #: ``gs://bucket/object`` (so clients can read e.g. a video's length by range).
+        self.gcs_objects: dict[str, bytes] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
 

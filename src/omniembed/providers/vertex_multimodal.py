@@ -106,6 +106,7 @@ class VertexMultimodalEmbedder(Embedder):
         dimension: int = 1408,
         video_segment_config: VideoSegmentConfig | None = None,
         downscale_images: bool = True,
+        storage_url: str = "https://storage.googleapis.com",
         max_concurrency: int = 8,
         requests_per_minute: float | None = 120,
         max_retries: int = 6,
@@ -124,6 +125,8 @@ class VertexMultimodalEmbedder(Embedder):
         if video_segment_config is not None:
             _check_segment_config(video_segment_config)
         self.downscale_images = downscale_images
+        #: Where gs:// video headers are read from (their length decides the windows).
+        self.storage_url = storage_url
         self.location = location or os.environ.get("GOOGLE_CLOUD_LOCATION") or "us-central1"
         self.project = project or os.environ.get("GOOGLE_CLOUD_PROJECT")
         super().__init__(
@@ -248,15 +251,8 @@ class VertexMultimodalEmbedder(Embedder):
             if video.scheme != "gs":
                 video.read_bytes()  # http(s): fetched once, then cut like a local file
             else:
-                # The service reads gs:// itself; without an end we cannot know the length.
-                stop = end if end is not None else start + WINDOW_SEC
-                if end is None:
-                    logger.warning(
-                        "input %d: no end_offset_sec for a gs:// video: embedding its first "
-                        "%g s; set VideoSegmentConfig(end_offset_sec=...) to cover more",
-                        index,
-                        WINDOW_SEC,
-                    )
+                # The service reads gs:// itself; we only need the length, from the header.
+                stop = end if end is not None else self._gcs_duration(video)
                 return windows(stop, start, stop, WINDOW_SEC)
         from ..probe import media_duration_sec
 
@@ -268,6 +264,28 @@ class VertexMultimodalEmbedder(Embedder):
                 source=video.source,
             )
         return windows(duration, start, end, WINDOW_SEC)
+
+    def _gcs_duration(self, video: Media) -> float:
+        """A gs:// video's length, read from its header by byte ranges (not downloaded)."""
+        from ..probe import require
+        from .gcs_reader import GcsRangeReader
+
+        av = require("av", purpose="read the length of a gs:// video")
+        reader = GcsRangeReader(video.source, self._auth.token, self._client, self.storage_url)
+        try:
+            with av.open(reader) as container:
+                if container.duration is not None:
+                    return float(container.duration) / 1_000_000
+        except av.error.FFmpegError as exc:
+            raise UnsupportedMediaError(
+                f"cannot read the video's header ({exc}); set "
+                "VideoSegmentConfig(end_offset_sec=...) to say how much to embed",
+                source=video.source,
+            ) from exc
+        raise UnsupportedMediaError(
+            "the video does not declare its length; set VideoSegmentConfig(end_offset_sec=...)",
+            source=video.source,
+        )
 
     def _item(self, index: int, instance: _Instance) -> WorkItem:
         key = cache_key(
