@@ -31,11 +31,8 @@ import logging
 import math
 import os
 import platform
-import queue
 import random
-import re
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -44,6 +41,8 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any, TypeAlias
+
+from emulator_process import EmulatorProcess  # benchmarks/ is on sys.path when run as a script
 
 log = logging.getLogger("benchmarks.gemini_throughput")
 
@@ -150,105 +149,6 @@ def theoretical_bound(items: int, rpm: float, latency_s: float) -> Bound:
 
 
 # --------------------------------------------------------------------------- emulator
-
-
-_URL_RE = re.compile(r"https?://[^\s\"'<>]+")
-#: The emulator's ``-v`` line per answered request: ``... DEBUG POST /v1beta/... -> 200``.
-_REQUEST_LINE_RE = re.compile(r"DEBUG (?P<method>[A-Z]+) (?P<path>/\S+) -> (?P<status>\S+)$")
-
-
-class EmulatorProcess:
-    """``python -m omniembed.emulator`` in a child process (its own GIL)."""
-
-    def __init__(self, *, latency_ms: float, rpm: float, port: int, startup_timeout: float):
-        self.args = [
-            sys.executable,
-            "-m",
-            "omniembed.emulator",
-            "--port",
-            str(port),
-            "--latency-ms",
-            f"{latency_ms:g}",
-            "--quota",
-            f"{ROUTE}={rpm:g}",
-            "-v",  # one log line per answered request: how we count requests per client
-        ]
-        self.startup_timeout = startup_timeout
-        self.base_url = ""
-        self._proc: subprocess.Popen[str] | None = None
-        self._tail: list[str] = []
-        self._lock = threading.Lock()
-        self._statuses: Counter[str] = Counter()
-        self.counting = False  # True once a request line was recognised
-
-    def __enter__(self) -> EmulatorProcess:
-        log.info("starting emulator: %s", " ".join(self.args))
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        self._proc = subprocess.Popen(
-            self.args,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env=env,
-        )
-        lines: queue.Queue[str | None] = queue.Queue()
-        threading.Thread(target=self._drain, args=(lines,), daemon=True).start()
-        deadline = time.monotonic() + self.startup_timeout
-        while not self.base_url:
-            remaining = deadline - time.monotonic()
-            try:
-                line = lines.get(timeout=max(0.0, remaining)) if remaining > 0 else None
-            except queue.Empty:
-                line = None
-            if line is None:
-                self.__exit__(None, None, None)
-                tail = "\n".join(self._tail[-20:])
-                raise RuntimeError(f"the emulator printed no base URL; its output:\n{tail}")
-            found = None if _REQUEST_LINE_RE.search(line) else _URL_RE.search(line)
-            if found:
-                self.base_url = found.group(0).rstrip("/.,;")
-        log.info("emulator at %s (pid %d)", self.base_url, self._proc.pid)
-        return self
-
-    def _drain(self, lines: queue.Queue[str | None]) -> None:
-        # Keep reading so the emulator never blocks on a full pipe; keep a short tail for
-        # error messages.
-        assert self._proc is not None
-        assert self._proc.stdout is not None
-        for raw in self._proc.stdout:
-            line = raw.rstrip("\n")
-            self._tail = [*self._tail[-49:], line]
-            answered = _REQUEST_LINE_RE.search(line)
-            if answered and answered.group("path").endswith(f":{ROUTE}"):
-                with self._lock:
-                    self._statuses[answered.group("status")] += 1
-                    self.counting = True
-            else:
-                log.debug("emulator: %s", line)
-            if not self.base_url:
-                lines.put(line)
-        lines.put(None)
-
-    def request_counts(self) -> Counter[str]:
-        """Answered ``batchEmbedContents`` requests so far, by HTTP status."""
-        with self._lock:
-            return Counter(self._statuses)
-
-    def check_alive(self) -> None:
-        if self._proc is not None and self._proc.poll() is not None:
-            tail = "\n".join(self._tail[-20:])
-            raise RuntimeError(f"the emulator exited with {self._proc.returncode}:\n{tail}")
-
-    def __exit__(self, *exc: object) -> None:
-        proc, self._proc = self._proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
 
 
 # --------------------------------------------------------------------------- clients
@@ -935,7 +835,7 @@ def run_benchmark(args: argparse.Namespace) -> list[CaseResult]:
     ]
     results: list[CaseResult] = []
     with EmulatorProcess(
-        latency_ms=args.latency_ms, rpm=args.rpm, port=args.port, startup_timeout=60.0
+        latency_ms=args.latency_ms, rpm=args.rpm, port=args.port, route=ROUTE, startup_timeout=60.0
     ) as emulator:
         settings = Settings(emulator.base_url, args.rpm, args.dim, args.run_timeout)
         # The quota bucket refills within max(1 s, one request interval); wait that long
