@@ -20,8 +20,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import os
-import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -34,7 +32,6 @@ from ..errors import (
     ConfigurationError,
     InvalidParameterError,
     MediaLimitError,
-    MissingCredentialsError,
     MissingDependencyError,
     ServiceError,
     UnsupportedMediaError,
@@ -46,9 +43,10 @@ from ..runtime.cache import cache_key
 from ..runtime.runner import BatchOutcome
 from ..tasks import Task
 from ..types import Embedding
-from .base import Embedder, Parts, as_secret
+from .base import Embedder, Parts
 from .gemini_models import Conditioning, GeminiModelSpec, model_spec
 from .gemini_tasks import prefix_text, title_for_task_type
+from .google_client import build_genai_client, check_base_url, env_flag
 from .google_errors import map_google_error
 
 logger = logging.getLogger("omniembed.gemini")
@@ -116,10 +114,10 @@ class GeminiEmbedder(Embedder):
         **runtime: Any,
     ):
         self.spec: GeminiModelSpec = model_spec(model)
-        self.vertexai = _env_flag("GOOGLE_GENAI_USE_VERTEXAI") if vertexai is None else vertexai
+        self.vertexai = env_flag("GOOGLE_GENAI_USE_VERTEXAI") if vertexai is None else vertexai
         self.output_dimensionality = output_dimensionality
         self.normalize = normalize
-        self.base_url = _check_base_url(base_url)
+        self.base_url = check_base_url(base_url)
         self._check_model_and_dimension(model)
         self._max_batch = 1 if self.vertexai else 100
         super().__init__(
@@ -171,56 +169,20 @@ class GeminiEmbedder(Embedder):
         access_token: str | SecretStr | None,
         api_version: str | None,
     ) -> genai.Client:
-        if api_version is None and not self.vertexai:
-            # google-genai 3.x defaults to v1; the embedding and batch-job routes the service
-            # documents (and the recorded traffic) are v1beta.
-            api_version = "v1beta"
-        http_options = genai_types.HttpOptions(
-            base_url=self.base_url,
-            api_version=api_version,
-            timeout=int(self.timeout * 1000) if self.timeout else None,
-            # One try per call: the runtime owns retries (and google-genai's aiohttp path
-            # would otherwise sleep 1-10 s on a connection error by itself).
-            retry_options=genai_types.HttpRetryOptions(attempts=1),
-        )
-        token = as_secret(access_token)
-        if token is not None and credentials is None:
-            credentials = _token_credentials(token)
-        if not self.vertexai:
-            key = as_secret(api_key, "GEMINI_API_KEY", "GOOGLE_API_KEY")
-            if key is None:
-                raise MissingCredentialsError(
-                    "no Gemini API key: pass api_key= or set GEMINI_API_KEY (for Vertex AI, "
-                    "pass vertexai=True with project=)"
-                )
-            self._secret: SecretStr | None = key
-            return genai.Client(
-                vertexai=False, api_key=key.get_secret_value(), http_options=http_options
-            )
-        key = as_secret(api_key)
-        if key is not None and credentials is None:  # Vertex AI express mode
-            self._secret = key
-            return genai.Client(
-                vertexai=True, api_key=key.get_secret_value(), http_options=http_options
-            )
-        self._secret = None
-        project = project or os.environ.get("GOOGLE_CLOUD_PROJECT")
-        location = location or os.environ.get("GOOGLE_CLOUD_LOCATION") or "us-central1"
-        if credentials is None:
-            credentials, adc_project = _default_credentials()
-            project = project or adc_project
-        if not project:
-            raise MissingCredentialsError(
-                "Vertex AI needs a project: pass project= or set GOOGLE_CLOUD_PROJECT"
-            )
-        self.project, self.location = project, location
-        return genai.Client(
-            vertexai=True,
+        built = build_genai_client(
+            vertexai=self.vertexai,
+            api_key=api_key,
             project=project,
             location=location,
             credentials=credentials,
-            http_options=http_options,
+            access_token=access_token,
+            base_url=self.base_url,
+            api_version=api_version,
+            timeout=self.timeout,
         )
+        self._secret: SecretStr | None = built.secret
+        self.project, self.location = built.project, built.location
+        return built.client
 
     # --- preparing inputs ----------------------------------------------------------------
 
@@ -485,48 +447,12 @@ def _typed(exc: Exception) -> Exception:
     return map_google_error(exc, provider="gemini") or exc
 
 
-def _check_base_url(url: str | None) -> str | None:
-    if url is None:
-        return None
-    parsed = urllib.parse.urlsplit(url)
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise ConfigurationError(
-            f"base_url={url!r} is not an http(s) URL; use e.g. 'http://127.0.0.1:8765' or "
-            "'https://generativelanguage.googleapis.com'"
-        )
-    return url
-
-
-def _env_flag(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes")
-
-
 def _l2_normalize(values: list[float]) -> list[float]:
     norm = math.hypot(*values)
     if norm == 0 or abs(norm - 1.0) < 1e-7:  # e.g. gemini-embedding-2 sends unit vectors
         return values
     scale = 1.0 / norm
     return [v * scale for v in values]
-
-
-def _token_credentials(token: SecretStr) -> Any:
-    from google.oauth2.credentials import Credentials
-
-    return Credentials(token=token.get_secret_value())  # type: ignore[no-untyped-call]
-
-
-def _default_credentials() -> tuple[Any, str | None]:
-    import google.auth
-    from google.auth.exceptions import DefaultCredentialsError
-
-    try:
-        return google.auth.default(scopes=["https://www.googleapis.com/auth/cloud-platform"])
-    except DefaultCredentialsError as exc:
-        raise MissingCredentialsError(
-            "no Google Cloud credentials found for Vertex AI: run `gcloud auth "
-            "application-default login`, set GOOGLE_APPLICATION_CREDENTIALS, or pass "
-            "credentials= / access_token= / an express-mode api_key="
-        ) from exc
 
 
 def _duration(item: Media) -> float:
