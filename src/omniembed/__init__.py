@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import (
     AuthenticationError,
+    BlockedContentError,
     ConfigurationError,
     EmptyInputError,
     InputError,
@@ -68,6 +69,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "AuthenticationError",
+    "BlockedContentError",
     "ConfigurationError",
     "DashScopeEmbedder",
     "Embedding",

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .types import EmbeddingResult
@@ -157,6 +157,49 @@ class ServiceConnectionError(ServiceError):
     """The connection failed or was reset; retried."""
 
     retryable = True
+
+
+class BlockedContentError(OmniEmbedError):
+    """The model refused: the prompt (``stage="prompt"``) or the response
+    (``stage="response"``) was blocked, e.g. by a safety filter. Not retried: the same
+    request would be blocked again. ``partial_text`` holds any text streamed before."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        stage: str,
+        reason: str,
+        safety_ratings: Sequence[Mapping[str, object]] = (),
+        partial_text: str = "",
+    ):
+        self.stage = stage
+        self.reason = reason
+        self.safety_ratings = list(safety_ratings)
+        self.partial_text = partial_text
+        super().__init__(message)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (
+            _rebuild_blocked,
+            (str(self), self.stage, self.reason, self.safety_ratings, self.partial_text),
+        )
+
+
+def _rebuild_blocked(
+    message: str,
+    stage: str,
+    reason: str,
+    safety_ratings: list[Mapping[str, object]],
+    partial_text: str,
+) -> BlockedContentError:
+    return BlockedContentError(
+        message,
+        stage=stage,
+        reason=reason,
+        safety_ratings=safety_ratings,
+        partial_text=partial_text,
+    )
 
 
 # --- partial results ---------------------------------------------------------------------
