@@ -172,7 +172,9 @@ class ChatGemini(BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         system, turns = to_gemini_messages(messages, self._generator)
-        result = self._generator.generate(turns, system=system, config=self._config(stop, kwargs))
+        result = self._generator.generate(
+            turns, system=system, config=self._config(stop, kwargs), model=kwargs.get("model")
+        )
         return _chat_result(result)
 
     async def _agenerate(
@@ -184,7 +186,7 @@ class ChatGemini(BaseChatModel):
     ) -> ChatResult:
         system, turns = to_gemini_messages(messages, self._generator)
         result = await self._generator.agenerate(
-            turns, system=system, config=self._config(stop, kwargs)
+            turns, system=system, config=self._config(stop, kwargs), model=kwargs.get("model")
         )
         return _chat_result(result)
 
@@ -198,7 +200,7 @@ class ChatGemini(BaseChatModel):
         system, turns = to_gemini_messages(messages, self._generator)
         stream = _StreamState()
         for chunk in self._generator.stream(
-            turns, system=system, config=self._config(stop, kwargs)
+            turns, system=system, config=self._config(stop, kwargs), model=kwargs.get("model")
         ):
             out = stream.chunk(chunk)
             if run_manager and chunk.text:
@@ -216,7 +218,7 @@ class ChatGemini(BaseChatModel):
         system, turns = to_gemini_messages(messages, self._generator)
         stream = _StreamState()
         async for chunk in self._generator.astream(
-            turns, system=system, config=self._config(stop, kwargs)
+            turns, system=system, config=self._config(stop, kwargs), model=kwargs.get("model")
         ):
             out = stream.chunk(chunk)
             if run_manager and chunk.text:
@@ -271,29 +273,38 @@ class ChatGemini(BaseChatModel):
         *,
         method: Literal["json_schema", "function_calling", "json_mode"] = "json_schema",
         include_raw: bool = False,
+        strict: bool | None = None,
         **kwargs: Any,
     ) -> Runnable[LanguageModelInput, dict[str, Any] | BaseModel]:
         """Answers that conform to ``schema`` (pydantic class, TypedDict or JSON Schema).
 
         ``json_schema`` (default) uses Gemini's native JSON output with the schema;
         ``function_calling`` forces a tool call; ``json_mode`` asks for any JSON object.
+        ``strict`` is accepted for compatibility: Gemini always enforces the schema.
         """
         if kwargs:
             raise InvalidParameterError(f"unexpected arguments {sorted(kwargs)}")
         is_pydantic = isinstance(schema, type) and is_basemodel_subclass(schema)
+        # LangSmith and the callbacks see which schema and method were asked for.
+        traced = {
+            "ls_structured_output_format": {
+                "kwargs": {"method": method, "strict": strict},
+                "schema": convert_to_json_schema(schema) if schema is not None else None,
+            }
+        }
         parser: Runnable[Any, Any]
         if method == "function_calling":
             if schema is None:
                 raise InvalidParameterError("method='function_calling' needs a schema")
             name = convert_to_openai_tool(schema)["function"]["name"]
-            llm = self.bind_tools([schema], tool_choice=name)
+            llm = self.bind_tools([schema], tool_choice=name, **traced)
             parser = (
                 PydanticToolsParser(tools=[schema], first_tool_only=True)  # type: ignore[list-item]
                 if is_pydantic
                 else JsonOutputKeyToolsParser(key_name=name, first_tool_only=True)
             )
         elif method == "json_mode":
-            llm = self.bind(response_mime_type="application/json")
+            llm = self.bind(response_mime_type="application/json", **traced)
             parser = (
                 PydanticOutputParser(pydantic_object=schema)  # type: ignore[arg-type]
                 if is_pydantic
@@ -305,6 +316,7 @@ class ChatGemini(BaseChatModel):
             llm = self.bind(
                 response_mime_type="application/json",
                 response_schema=_json_schema(schema),
+                **traced,
             )
             parser = (
                 PydanticOutputParser(pydantic_object=schema)  # type: ignore[arg-type]

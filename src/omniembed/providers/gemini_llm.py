@@ -149,12 +149,13 @@ class GeminiGenerator:
         *,
         system: str | Sequence[Part] | None = None,
         config: GenerationConfig | None = None,
+        model: str | None = None,
     ) -> Generation:
-        """One whole response to ``messages``."""
+        """One whole response to ``messages`` (``model`` overrides the model for this call)."""
         contents, request_config = self._request(messages, system, config)
         response = self._call(
             lambda: self._client.models.generate_content(
-                model=self.model, contents=contents, config=request_config
+                model=model or self.model, contents=contents, config=request_config
             )
         )
         return _generation(response)
@@ -165,12 +166,13 @@ class GeminiGenerator:
         *,
         system: str | Sequence[Part] | None = None,
         config: GenerationConfig | None = None,
+        model: str | None = None,
     ) -> Generation:
         """Async `generate`; never blocks the event loop."""
         contents, request_config = await self._arequest(messages, system, config)
         response = await self._acall(
             lambda: self._client.aio.models.generate_content(
-                model=self.model, contents=contents, config=request_config
+                model=model or self.model, contents=contents, config=request_config
             )
         )
         return _generation(response)
@@ -181,6 +183,7 @@ class GeminiGenerator:
         *,
         system: str | Sequence[Part] | None = None,
         config: GenerationConfig | None = None,
+        model: str | None = None,
     ) -> Iterator[GenerationChunk]:
         """The response in chunks as the service produces them."""
         contents, request_config = self._request(messages, system, config)
@@ -188,7 +191,7 @@ class GeminiGenerator:
         def open_stream() -> tuple[Iterator[genai_types.GenerateContentResponse], Any]:
             chunks = iter(
                 self._client.models.generate_content_stream(
-                    model=self.model, contents=contents, config=request_config
+                    model=model or self.model, contents=contents, config=request_config
                 )
             )
             return chunks, next(chunks, None)
@@ -212,13 +215,14 @@ class GeminiGenerator:
         *,
         system: str | Sequence[Part] | None = None,
         config: GenerationConfig | None = None,
+        model: str | None = None,
     ) -> AsyncIterator[GenerationChunk]:
         """Async `stream`."""
         contents, request_config = await self._arequest(messages, system, config)
 
         async def open_stream() -> tuple[AsyncIterator[genai_types.GenerateContentResponse], Any]:
             chunks = await self._client.aio.models.generate_content_stream(
-                model=self.model, contents=contents, config=request_config
+                model=model or self.model, contents=contents, config=request_config
             )
             try:
                 first = await chunks.__anext__()
