@@ -1,7 +1,8 @@
 """An offline HTTP server that speaks Google's embedding wire protocols (Gemini API and
 Vertex AI, including multimodalembedding@001) and DashScope's multimodal embedding (with the
-SDK's upload flow) so the real google-genai and dashscope SDKs and REST clients can run
-against it in tests, demos and CI. Vectors are deterministic stand-ins, not a model.
+SDK's upload flow), plus Gemini generation (both backends) and the Files API, so the real
+google-genai and dashscope SDKs and REST clients can run against it in tests, demos and CI.
+Vectors and answers are deterministic stand-ins, not a model.
 
     from omniembed.emulator import Emulator
 

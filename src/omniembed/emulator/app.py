@@ -5,30 +5,36 @@ Order per request: record -> latency -> fault (scripted, then random) -> route l
 -> auth -> quota -> body checks -> handler. Faults model the network and Google's front
 end, so they hit every request, routed or not, and injected faults do not use quota.
 Handlers are synchronous (decoding video, hashing, JSON encoding) and run in the loop's
-thread pool so one heavy request never stalls the others. On DashScope paths (``/api/...``
-and the upload host) every error is answered in DashScope's shape instead of Google's.
+thread pool so one heavy request never stalls the others. ``streamGenerateContent`` computes
+all its chunks first (so validation errors are ordinary error answers), then writes them
+as SSE events (``?alt=sse``) or one JSON array; faults, auth and quota apply before any
+byte is sent, so a "reset" fault drops the connection before the first chunk. Files API
+data chunks need no API key: their upload URL is the session's credential. On DashScope
+paths (``/api/...`` and the upload host) every error is answered in DashScope's shape.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import socket
 import struct
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 from urllib.parse import unquote
 
 from aiohttp import web
 
-from . import routes_gemini, routes_vertex
+from . import routes_gemini, routes_generate, routes_vertex
 from .auth import check_auth
 from .dashscope_errors import JSON_CONTENT_TYPE as DASHSCOPE_JSON
 from .dashscope_errors import dashscope_body, rate_quota
 from .faults import FaultPlan, fault_setting
+from .files_api import FilesRequest, FileStore
 from .gcs import gcs_response
 from .google_errors import (
     JSON_CONTENT_TYPE,
@@ -44,12 +50,17 @@ from .models import MAX_GEMINI_REQUEST_BYTES
 from .quotas import QuotaBook
 from .records import RequestLog, RequestRecord
 from .routes_dashscope import DashScopeCall, DashScopeService
-from .routing import Call, is_dashscope_path, resolve
+from .routing import FILES_ROUTES, Call, is_dashscope_path, resolve
 
 logger = logging.getLogger("omniembed.emulator")
 
 #: aiohttp refuses bodies above this; the Gemini API's own 20 MB limit is checked per route.
 MAX_BODY_BYTES = 128 * 1024 * 1024
+
+#: Routes that take no API key: the OSS upload checks its policy signature, a Files API
+#: data chunk its upload session id.
+NO_AUTH_ROUTES = frozenset({"ossUpload", "uploadFileData"})
+SSE_CONTENT_TYPE = "text/event-stream"
 
 HANDLERS = {
     **{("gemini", name): handler for name, handler in routes_gemini.HANDLERS.items()},
@@ -64,6 +75,7 @@ class Settings(Protocol):
     quotas: Mapping[str, float] | None
     faults: Mapping[str, float] | None
     api_key: str | None
+    file_processing_sec: float
 
     @property
     def gcs_objects(self) -> Mapping[str, bytes]: ...
@@ -71,6 +83,13 @@ class Settings(Protocol):
 
 class _Reset(Exception):
     """Drop the connection without answering."""
+
+
+class _Events:
+    """A streamed answer: JSON events the dispatcher writes as SSE."""
+
+    def __init__(self, events: list[bytes]) -> None:
+        self.events = events
 
 
 class Dispatcher:
@@ -83,12 +102,14 @@ class Dispatcher:
         faults: FaultPlan,
         quotas: QuotaBook,
         dashscope: DashScopeService | None = None,
+        files: FileStore | None = None,
     ) -> None:
         self._settings = settings
         self._log = log
         self._faults = faults
         self._quotas = quotas
         self._dashscope = dashscope or DashScopeService()
+        self._files = files or FileStore()
 
     def application(self) -> web.Application:
         app = web.Application(client_max_size=MAX_BODY_BYTES)
@@ -98,7 +119,7 @@ class Dispatcher:
     async def dispatch(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
         path = unquote(request.rel_url.raw_path)
-        call = resolve(request.method, path)
+        call = resolve(request.method, path, request.query)
         parsed, json_error = _parse_json(body)
         record = RequestRecord(
             method=request.method,
@@ -112,7 +133,10 @@ class Dispatcher:
         )
         self._log.add(record)
         try:
-            response = await self._answer(record, call, parsed, json_error, body, request.host)
+            answer = await self._answer(record, call, parsed, json_error, body, request.host)
+            if isinstance(answer, _Events):
+                return await _stream(request, record, answer)
+            response = answer
         except _Reset:
             _abort(request)
             record.status = "reset"
@@ -138,7 +162,7 @@ class Dispatcher:
         json_error: str | None,
         body: bytes,
         host: str,
-    ) -> web.Response:
+    ) -> web.Response | _Events:
         settings = self._settings
         if settings.latency_ms:
             await asyncio.sleep(settings.latency_ms / 1000)
@@ -159,7 +183,7 @@ class Dispatcher:
             raise unavailable()
         if call is None:
             raise method_not_found(record.method, record.path)
-        if call.route != "ossUpload":  # OSS checks the policy signature, not the API key
+        if call.route not in NO_AUTH_ROUTES:
             api = "vertex" if call.api == "gcs" else call.api  # Cloud Storage: Google OAuth too
             denied = check_auth(api, settings.api_key, record.headers, record.query)
             if denied is not None:
@@ -180,18 +204,53 @@ class Dispatcher:
             return web.Response(
                 status=answer.status, body=payload, headers={"Content-Type": answer.content_type}
             )
+        if call.route in FILES_ROUTES:
+            files_request = FilesRequest(
+                call.route,
+                call.resource,
+                record.headers,
+                record.query,
+                body,
+                parsed,
+                f"http://{host}",
+                call.version,
+            )
+            reply = await loop.run_in_executor(
+                None, self._files.handle, files_request, settings.file_processing_sec
+            )
+            return web.Response(status=reply.status, body=reply.body, headers=reply.headers)
         if call.api == "gemini" and record.body_size > MAX_GEMINI_REQUEST_BYTES:
             raise invalid_argument(
                 f"Request payload size exceeds the limit: {MAX_GEMINI_REQUEST_BYTES} bytes."
             )
         if json_error is not None:
             raise invalid_argument(json_error)
+        if call.route in routes_generate.GENERATE_ROUTES:
+            return await self._generate(call, record, parsed)
         handler = HANDLERS[(call.api, call.route)]
         payload = await loop.run_in_executor(None, _run_handler, handler, call, parsed)
         return web.Response(body=payload, headers={"Content-Type": JSON_CONTENT_TYPE})
 
+    async def _generate(
+        self, call: Call, record: RequestRecord, parsed: Any
+    ) -> web.Response | _Events:
+        sources = routes_generate.Sources(self._files, self._settings.gcs_objects)
+        body = {} if parsed is None else parsed
+        loop = asyncio.get_running_loop()
+        if call.route == "generateContent":
+            handler = functools.partial(routes_generate.generate_content, sources=sources)
+            payload = await loop.run_in_executor(None, _run_handler, handler, call, body)
+            return web.Response(body=payload, headers={"Content-Type": JSON_CONTENT_TYPE})
+        chunks = await loop.run_in_executor(
+            None, _run_stream, routes_generate.stream_generate_content, call, body, sources
+        )
+        if record.query.get("alt") == "sse":
+            return _Events([dumps(chunk) for chunk in chunks])
+        # Without alt=sse the service streams one JSON array of the same responses.
+        return web.Response(body=dumps(chunks), headers={"Content-Type": JSON_CONTENT_TYPE})
 
-def _run_handler(handler: routes_gemini.Handler, call: Call, body: Any) -> bytes:
+
+def _run_handler(handler: Callable[[Call, Any], Any], call: Call, body: Any) -> bytes:
     try:
         return dumps(handler(call, {} if body is None else body))
     except GoogleError:
@@ -199,6 +258,42 @@ def _run_handler(handler: routes_gemini.Handler, call: Call, body: Any) -> bytes
     except Exception as exc:  # a bug in the emulator: answer like Google, log the traceback
         logger.exception("emulator handler %s failed", call.route)
         raise internal(f"omniembed emulator error in {call.route}: {exc!r}") from exc
+
+
+def _run_stream(
+    handler: Callable[[Call, Any, routes_generate.Sources], list[dict[str, Any]]],
+    call: Call,
+    body: Any,
+    sources: routes_generate.Sources,
+) -> list[dict[str, Any]]:
+    try:
+        return handler(call, body, sources)
+    except GoogleError:
+        raise
+    except Exception as exc:  # a bug in the emulator: answer like Google, log the traceback
+        logger.exception("emulator handler %s failed", call.route)
+        raise internal(f"omniembed emulator error in {call.route}: {exc!r}") from exc
+
+
+async def _stream(
+    request: web.Request, record: RequestRecord, answer: _Events
+) -> web.StreamResponse:
+    """Write the events as ``data: {json}`` + CRLF CRLF frames, as the service does."""
+    response = web.StreamResponse(
+        headers={"Content-Type": SSE_CONTENT_TYPE, "Content-Disposition": "attachment"}
+    )
+    await response.prepare(request)
+    record.status = response.status
+    try:
+        for event in answer.events:
+            await response.write(b"data: " + event + b"\r\n\r\n")
+        await response.write_eof()
+    except ConnectionError:  # the client went away mid-stream
+        record.status = "reset"
+    logger.debug(
+        "%s %s -> %s (SSE, %d events)", request.method, record.path, 200, len(answer.events)
+    )
+    return response
 
 
 def _run_dashscope(service: DashScopeService, call: DashScopeCall) -> Any:

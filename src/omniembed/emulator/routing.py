@@ -3,25 +3,36 @@
 Gemini API: ``/{v1beta|v1}/models/{model}:{action}``, ``GET /{ver}/models/{model}``,
 ``GET /{ver}/models``. Vertex AI: ``/{v1|v1beta1}/projects/{p}/locations/{l}/publishers/
 google/models/{model}:{action}`` and the express-mode form without project and location
-(google-genai with ``vertexai=True`` and an API key). DashScope: ``POST /api/v1/services/
-embeddings/multimodal-embedding/multimodal-embedding``, ``GET /api/v1/uploads`` (upload
-policy) and ``POST /oss-upload`` (the emulator's stand-in for the OSS upload host).
+(google-genai with ``vertexai=True`` and an API key). Gemini API Files API: ``POST
+/upload/{ver}/files`` (``uploadFile``; with ``?upload_id=`` the session's data,
+``uploadFileData``), ``GET /{ver}/files[/{id}]``, ``DELETE /{ver}/files/{id}``.
+DashScope: ``POST /api/v1/services/embeddings/multimodal-embedding/multimodal-embedding``,
+``GET /api/v1/uploads`` (upload policy) and ``POST /oss-upload`` (the emulator's stand-in
+for the OSS upload host).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
 Api = Literal["gemini", "vertex", "dashscope", "gcs"]
 
-GEMINI_ACTIONS = frozenset({"batchEmbedContents", "embedContent", "countTokens"})
-VERTEX_ACTIONS = frozenset({"predict", "embedContent", "batchEmbedContents"})
+GENERATE_ACTIONS = frozenset({"generateContent", "streamGenerateContent"})
+GEMINI_ACTIONS = frozenset({"batchEmbedContents", "embedContent", "countTokens"}) | GENERATE_ACTIONS
+VERTEX_ACTIONS = frozenset({"predict", "embedContent", "batchEmbedContents"}) | GENERATE_ACTIONS
+#: Files API routes (the Gemini API only; ``v1beta`` and ``v1``, which google-genai 3.x uses
+#: by default).
+FILES_ROUTES = frozenset({"uploadFile", "uploadFileData", "getFile", "listFiles", "deleteFile"})
 
 _GEMINI_ACTION = re.compile(r"^/(v1beta|v1)/models/([^/:]+):([A-Za-z]+)$")
 _GEMINI_MODEL = re.compile(r"^/(v1beta|v1)/models/([^/:]+)$")
 _GEMINI_MODELS = re.compile(r"^/(v1beta|v1)/models/?$")
+_UPLOAD_FILES = re.compile(r"^/upload/(v1beta|v1)/files/?$")
+_FILES = re.compile(r"^/(v1beta|v1)/files/?$")
+_FILE = re.compile(r"^/(v1beta|v1)/files/([a-z0-9-]+)$")
 _VERTEX_ACTION = re.compile(
     r"^/(v1|v1beta1)/(?:projects/([^/]+)/locations/([^/]+)/)?"
     r"publishers/google/models/([^/:]+):([A-Za-z]+)$"
@@ -37,14 +48,15 @@ class Call:
     """A request matched to a route."""
 
     api: Api
-    #: Short route name: batchEmbedContents, embedContent, countTokens, predict, getModel,
-    #: listModels; DashScope: multimodalEmbedding, getPolicy, ossUpload. Quotas are keyed by it.
+    #: Short route name: batchEmbedContents, embedContent, countTokens, generateContent,
+    #: streamGenerateContent, predict, getModel, listModels, the `FILES_ROUTES`; DashScope:
+    #: multimodalEmbedding, getPolicy, ossUpload. Quotas are keyed by it.
     route: str
     version: str
     model: str | None = None
     project: str | None = None
     location: str | None = None
-    #: Cloud Storage: ``bucket/object``.
+    #: Cloud Storage: ``bucket/object``; Files API: the file id.
     resource: str | None = None
 
     @property
@@ -64,10 +76,13 @@ def is_dashscope_path(path: str) -> bool:
     return path.startswith(("/api/", OSS_UPLOAD_PATH))
 
 
-def resolve(method: str, path: str) -> Call | None:
+def resolve(method: str, path: str, query: Mapping[str, str] | None = None) -> Call | None:
     """The route a (percent-decoded) path names, or None."""
     if is_dashscope_path(path):
         return _resolve_dashscope(method, path.rstrip("/") or "/")
+    files = _resolve_files(method, path, query or {})
+    if files is not None:
+        return files
     if method == "POST":
         match = _GEMINI_ACTION.match(path)
         if match and match.group(3) in GEMINI_ACTIONS:
@@ -86,6 +101,21 @@ def resolve(method: str, path: str) -> Call | None:
         match = _GEMINI_MODELS.match(path)
         if match:
             return Call("gemini", "listModels", match.group(1))
+    return None
+
+
+def _resolve_files(method: str, path: str, query: Mapping[str, str]) -> Call | None:
+    match = _UPLOAD_FILES.match(path)
+    if method == "POST" and match:
+        route = "uploadFileData" if "upload_id" in query else "uploadFile"
+        return Call("gemini", route, match.group(1))
+    match = _FILES.match(path)
+    if method == "GET" and match:
+        return Call("gemini", "listFiles", match.group(1))
+    match = _FILE.match(path)
+    if match and method in ("GET", "DELETE"):
+        route = "getFile" if method == "GET" else "deleteFile"
+        return Call("gemini", route, match.group(1), resource=match.group(2))
     return None
 
 

@@ -14,6 +14,7 @@ from aiohttp import web
 
 from .app import Dispatcher
 from .faults import FaultPlan, check_faults
+from .files_api import FileStore
 from .quotas import QuotaBook
 from .records import RequestLog, RequestRecord
 from .routes_dashscope import DashScopeService
@@ -25,14 +26,17 @@ SHUTDOWN_GRACE_S = 0.5
 
 
 class Emulator:
-    """An offline, wire-compatible stand-in for Google's and DashScope's embedding APIs on a
-    real HTTP port.
+    """An offline, wire-compatible stand-in for Google's and DashScope's embedding APIs, and
+    Gemini generation with the Files API, on a real HTTP port.
 
     Serves the Gemini API (``/v1beta/models/{m}:batchEmbedContents`` ...), Vertex AI
     (``/v1/projects/{p}/locations/{l}/publishers/google/models/{m}:predict`` ..., including
     ``multimodalembedding@001``) and DashScope multimodal embedding (the dashscope SDK with
     ``base_address=emu.base_url + "/api/v1"``; see `omniembed.emulator.routes_dashscope`) with
     deterministic stand-in vectors (see `omniembed.emulator.vectors`; not a model).
+    ``generateContent``/``streamGenerateContent`` (both backends) answer deterministic text
+    grounded in the request (see `omniembed.emulator.generation`); the Files API keeps
+    uploads in ``emu.files``.
 
     Knobs (plain attributes; change them while it runs):
 
@@ -48,6 +52,9 @@ class Emulator:
     - ``api_key``: when set, Gemini API requests need it in ``x-goog-api-key`` or ``?key=``,
       Vertex requests as ``Authorization: Bearer <key>`` or ``x-goog-api-key``, and DashScope
       requests as ``Authorization: Bearer <key>`` (the upload host needs none).
+    - ``file_processing_sec``: how long an uploaded video or audio file stays
+      ``PROCESSING`` before it turns ``ACTIVE`` (default 0.3; images, PDFs and text are
+      ACTIVE at once). Read at upload time.
 
     Use ``with Emulator() as emu:`` or `start`/`stop`; ``emu.base_url`` goes into
     ``types.HttpOptions(base_url=...)``; ``emu.requests`` lists what was received.
@@ -62,6 +69,7 @@ class Emulator:
         faults: Mapping[str, float] | None = None,
         api_key: str | None = None,
         seed: int = 0,
+        file_processing_sec: float = 0.3,
     ) -> None:
         check_faults(faults)
         self.host = host
@@ -71,6 +79,10 @@ class Emulator:
         self.faults = faults
         self.api_key = api_key
         self.seed = seed
+        self.file_processing_sec = file_processing_sec
+        #: Files API uploads (``emu.files.names()``, ``.get(name)``, ``.activate(name)``,
+        #: ``.clear()``).
+        self.files = FileStore(seed)
         self._log = RequestLog()
         self._fault_plan = FaultPlan(seed)
         self._quota_book = QuotaBook()
@@ -156,7 +168,7 @@ class Emulator:
     ) -> None:
         asyncio.set_event_loop(loop)
         dispatcher = Dispatcher(
-            self, self._log, self._fault_plan, self._quota_book, self._dashscope
+            self, self._log, self._fault_plan, self._quota_book, self._dashscope, self.files
         )
         runner = web.AppRunner(
             dispatcher.application(), access_log=None, shutdown_timeout=SHUTDOWN_GRACE_S

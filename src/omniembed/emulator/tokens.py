@@ -83,3 +83,19 @@ def modality_details(counts: dict[str, int]) -> list[dict[str, object]]:
     """``[{"modality": "TEXT", "tokenCount": N}, ...]``, text first."""
     order = ("TEXT", "IMAGE", "VIDEO", "AUDIO", "DOCUMENT")
     return [{"modality": m, "tokenCount": counts[m]} for m in order if m in counts]
+
+
+def truncate_tokens(text: str, limit: int) -> str:
+    """The longest prefix of ``text`` holding at most ``limit`` word pieces (as counted by
+    `count_text_tokens`), without trailing whitespace."""
+    if limit <= 0:
+        return ""
+    seen = 0
+    for match in _PIECE.finditer(text):
+        piece = match.group(0)
+        size = max(1, math.ceil(len(piece) / _LONG_WORD))
+        if seen + size > limit:
+            keep = (limit - seen) * _LONG_WORD  # a long word may be cut inside
+            return text[: match.start() + keep].rstrip() if keep else text[: match.start()].rstrip()
+        seen += size
+    return text

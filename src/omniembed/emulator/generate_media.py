@@ -1,0 +1,102 @@
+"""What the generation stand-in "sees" in a media part: a short note, its prompt tokens per
+modality, and any text it carries (text files, PDF page text).
+
+Facts come from decoding the bytes (`omniembed.probe`), so a test can check that an image,
+PDF, video or audio really arrived, and that a video's offsets and fps were honoured.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from ..errors import OmniEmbedError
+from ..media import Media
+from ..probe import image_size, media_duration_sec
+from .contents import PDFIUM_LOCK
+from .generate_request import Blob, Clip
+from .proto_json import Violation
+
+TOKENS_PER_IMAGE = 258
+TOKENS_PER_PDF_PAGE = 258
+TOKENS_PER_VIDEO_FRAME = 258
+TOKENS_PER_AUDIO_SECOND = 32
+DEFAULT_FPS = 1.0
+
+
+@dataclass(frozen=True)
+class Seen:
+    note: str
+    tokens: dict[str, int] = field(default_factory=dict)
+    text: str = ""
+
+
+def see(blob: Blob, path: str) -> Seen:
+    """Decode ``blob`` enough to describe it; undecodable bytes are the service's 400."""
+    mime = blob.mime_type
+    if blob.data is None:  # an http(s) URL the emulator does not fetch
+        return Seen(f"{mime} {blob.source} (not fetched)", {_modality(mime): TOKENS_PER_IMAGE})
+    try:
+        if mime.startswith("text/") or mime in ("application/json", "application/rtf"):
+            text = blob.data.decode("utf-8", errors="replace")
+            return Seen(f"{mime} {len(blob.data)} bytes", {}, text)
+        if mime.startswith("image/"):
+            width, height = image_size(Media.from_bytes(blob.data, mime))
+            return Seen(f"{mime} {width}x{height}", {"IMAGE": TOKENS_PER_IMAGE})
+        if mime == "application/pdf":
+            pages, text = _pdf(blob.data)
+            plural = "s" if pages != 1 else ""
+            return Seen(
+                f"{mime} {pages} page{plural}", {"DOCUMENT": pages * TOKENS_PER_PDF_PAGE}, text
+            )
+        seconds = media_duration_sec(Media.from_bytes(blob.data, mime))
+    except OmniEmbedError as exc:
+        raise Violation(path, f"Unable to process input {mime} data ({exc})") from None
+    except Exception as exc:  # pdfium raises its own errors on corrupt files
+        raise Violation(path, f"Unable to process input {mime} data ({exc})") from None
+    if mime.startswith("audio/"):
+        return Seen(
+            f"{mime} {_secs(seconds)}", {"AUDIO": math.ceil(seconds * TOKENS_PER_AUDIO_SECOND)}
+        )
+    return _video(mime, seconds, blob.clip or Clip(), path)
+
+
+def _video(mime: str, seconds: float, clip: Clip, path: str) -> Seen:
+    start = clip.start or 0.0
+    end = min(clip.end, seconds) if clip.end is not None else seconds
+    if start >= seconds:
+        raise Violation(
+            path, f"start_offset {_secs(start)} is beyond the video's end ({_secs(seconds)})"
+        )
+    fps = clip.fps or DEFAULT_FPS
+    frames = max(1, int((end - start) * fps))
+    # The service lists an AUDIO entry for every video; the stand-in does not decode the
+    # sound track, so it counts 0 tokens (proto3 then omits tokenCount, as recorded).
+    tokens = {"VIDEO": frames * TOKENS_PER_VIDEO_FRAME, "AUDIO": 0}
+    return Seen(f"{mime} {_secs(start)}-{_secs(end)} at {fps:g} fps", tokens)
+
+
+def _pdf(data: bytes) -> tuple[int, str]:
+    import pypdfium2 as pdfium  # the media extra
+
+    with PDFIUM_LOCK:  # pdfium is not thread-safe; handlers run in a thread pool
+        document = pdfium.PdfDocument(data)
+        try:
+            texts = []
+            for page in document:
+                textpage = page.get_textpage()
+                texts.append(textpage.get_text_range())
+                textpage.close()
+                page.close()
+            return len(document), "\n".join(texts)
+        finally:
+            document.close()
+
+
+def _modality(mime: str) -> str:
+    major = mime.split("/", 1)[0]
+    return {"image": "IMAGE", "video": "VIDEO", "audio": "AUDIO"}.get(major, "DOCUMENT")
+
+
+def _secs(seconds: float) -> str:
+    return f"{round(seconds, 2):g}s"

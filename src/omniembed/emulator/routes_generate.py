@@ -1,0 +1,384 @@
+"""``generateContent`` and ``streamGenerateContent`` on the Gemini API and Vertex AI.
+
+Requests are read by `generate_request`, media described by `generate_media`, the answer
+built by `generation`; this module turns them into the service's response shapes (per
+model family, see `generation_models`), usage metadata, SSE chunks and safety blocks.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from .files_api import FileStore
+from .generate_media import Seen, see
+from .generate_request import (
+    Backend,
+    Blob,
+    FileResolver,
+    FunctionCall,
+    FunctionResponse,
+    GenerateRequest,
+    Text,
+    guess_mime,
+    parse_request,
+)
+from .generation import BLOCK_PROMPT, BLOCK_RESPONSE, Answer, all_text, answer
+from .generation_models import THOUGHT_TOKENS, GenerationModel, generation_model
+from .google_errors import invalid_argument, not_found
+from .proto_json import Violation
+from .routing import Call
+from .tokens import count_text_tokens, truncate_tokens
+
+GENERATE_ROUTES = frozenset({"generateContent", "streamGenerateContent"})
+#: Words per streamed chunk (the service sends a few words to a sentence per chunk).
+WORDS_PER_CHUNK = 4
+_SAFETY_CATEGORIES = (
+    "HARM_CATEGORY_HATE_SPEECH",
+    "HARM_CATEGORY_DANGEROUS_CONTENT",
+    "HARM_CATEGORY_HARASSMENT",
+    "HARM_CATEGORY_SEXUALLY_EXPLICIT",
+)
+_BLOCKED_CATEGORY = "HARM_CATEGORY_DANGEROUS_CONTENT"
+_CHUNK = re.compile(r"\s*\S+")
+
+
+@dataclass(frozen=True)
+class Sources:
+    """Where ``fileData`` URIs resolve: the Files API store and Cloud Storage objects."""
+
+    files: FileStore
+    gcs_objects: Mapping[str, bytes]
+
+
+@dataclass
+class _Outcome:
+    """Everything a response (or its chunks) is built from."""
+
+    model: GenerationModel
+    backend: Backend
+    request: GenerateRequest
+    prompt_tokens: dict[str, int]
+    response_id: str
+    blocked_prompt: bool = False
+    blocked_response: bool = False
+    text: str = ""
+    call: FunctionCall | None = None
+    thoughts: int = 0
+    finish: str = "STOP"
+
+
+def generate_content(call: Call, body: Any, sources: Sources) -> dict[str, Any]:
+    outcome = _run(call, body, sources)
+    return _full_response(outcome)
+
+
+def stream_generate_content(call: Call, body: Any, sources: Sources) -> list[dict[str, Any]]:
+    """The chunks of a streamed answer, in order (the dispatcher frames them as SSE)."""
+    return _chunks(_run(call, body, sources))
+
+
+def _run(call: Call, body: Any, sources: Sources) -> _Outcome:
+    backend: Backend = "vertex" if call.api == "vertex" else "gemini"
+    model = _model_or_404(call, backend)
+    with _violations(backend):
+        request = parse_request(body, model, backend, _resolver(backend, sources))
+        seen = [
+            see(part, f"contents[{t}].parts[{p}]")
+            for t, turn in enumerate(request.turns)
+            for p, part in enumerate(turn.parts)
+            if isinstance(part, Blob)
+        ]
+    prompt = _prompt_tokens(request, seen)
+    total = sum(prompt.values())
+    if total > model.input_token_limit:
+        raise invalid_argument(
+            f"The input token count ({total}) exceeds the maximum number of tokens allowed "
+            f"({model.input_token_limit})."
+        )
+    outcome = _Outcome(model, backend, request, prompt, _response_id(body))
+    text = all_text(request)
+    if BLOCK_PROMPT in text:
+        outcome.blocked_prompt = True
+        return outcome
+    outcome.blocked_response = BLOCK_RESPONSE in text
+    result: Answer = answer(request, seen)
+    outcome.thoughts = _thought_tokens(model, request)
+    if result.call is not None:
+        outcome.call = result.call
+        return outcome
+    outcome.text = _cut_at_stop(result.text, request.stop_sequences)
+    limit = request.max_output_tokens
+    if limit is not None:
+        room = max(0, limit - outcome.thoughts)
+        outcome.thoughts = min(outcome.thoughts, limit)
+        if count_text_tokens(outcome.text) > room:
+            outcome.text = truncate_tokens(outcome.text, room)
+            outcome.finish = "MAX_TOKENS"
+    return outcome
+
+
+def _resolver(backend: Backend, sources: Sources) -> FileResolver:
+    def resolve(uri: str, declared: str | None, path: str) -> Blob:
+        if backend == "gemini":
+            blob = sources.files.resolve(uri)
+            if blob is not None:
+                return blob
+        elif uri.startswith("gs://"):
+            data = sources.gcs_objects.get(uri)
+            if data is None:
+                raise not_found(
+                    f"The object {uri} does not exist (no such object in Cloud Storage)."
+                )
+            mime = guess_mime(uri, declared)
+            if mime is None:
+                raise Violation(path, "mime_type is required for file data")
+            return Blob(mime, data, uri)
+        if uri.startswith(("http://", "https://")):
+            youtube = "youtube.com/" in uri or "youtu.be/" in uri
+            mime = guess_mime(uri, declared) or ("video/mp4" if youtube else None)
+            if mime is None:
+                raise Violation(path, f"mime_type is required for file data {uri}")
+            return Blob(mime, None, uri)  # the emulator never fetches the internet
+        raise Violation(path, f"Unsupported file uri: {uri}")
+
+    return resolve
+
+
+def _prompt_tokens(request: GenerateRequest, seen: list[Seen]) -> dict[str, int]:
+    texts = list(request.system)
+    for turn in request.turns:
+        for part in turn.parts:
+            if isinstance(part, Text):
+                texts.append(part.text)
+            elif isinstance(part, FunctionCall):
+                texts.append(f"{part.name} {json.dumps(part.args)}")
+            elif isinstance(part, FunctionResponse):
+                texts.append(f"{part.name} {json.dumps(part.response)}")
+    texts += [s.text for s in seen if s.text]
+    counts = {"TEXT": sum(count_text_tokens(t) for t in texts)}
+    for item in seen:
+        for modality, n in item.tokens.items():
+            counts[modality] = counts.get(modality, 0) + n
+    return counts
+
+
+def _thought_tokens(model: GenerationModel, request: GenerateRequest) -> int:
+    budget = request.thinking_budget
+    if model.thinking == "never" or budget == 0:
+        return 0
+    if budget is None and model.thinking == "optional" and not model.default_on:
+        return 0
+    return THOUGHT_TOKENS if budget is None or budget < 0 else min(THOUGHT_TOKENS, budget)
+
+
+def _cut_at_stop(text: str, stops: list[str]) -> str:
+    found = [i for i in (text.find(s) for s in stops) if i >= 0]
+    return text[: min(found)] if found else text
+
+
+# --- response shapes ----------------------------------------------------------------------------
+
+
+def _full_response(o: _Outcome, *, streamed: bool = False) -> dict[str, Any]:
+    if o.blocked_prompt:
+        return _envelope(o, None, _usage(o, 0, final=True), feedback=True)
+    if o.blocked_response:
+        return _envelope(
+            o, [_blocked_candidate(o, i) for i in _indices(o)], _usage(o, 0, final=True)
+        )
+    parts = _parts(o, o.text, first=True)
+    candidates = [_candidate(o, i, parts, o.finish, final=not streamed) for i in _indices(o)]
+    return _envelope(o, candidates, _usage(o, _output_tokens(o), final=True))
+
+
+def _chunks(o: _Outcome) -> list[dict[str, Any]]:
+    if o.blocked_prompt or o.call is not None or not o.text:
+        return [_full_response(o, streamed=True)]
+    pieces = _split(o.text)
+    if o.blocked_response:  # some text first, then the SAFETY stop
+        shown = pieces[: max(1, len(pieces) // 2)]
+        chunks = [_text_chunk(o, shown, i, final=False) for i in range(len(shown))]
+        blocked = [_blocked_candidate(o, i) for i in _indices(o)]
+        return [
+            *chunks,
+            _envelope(o, blocked, _usage(o, count_text_tokens("".join(shown)), final=True)),
+        ]
+    return [_text_chunk(o, pieces, i, final=i == len(pieces) - 1) for i in range(len(pieces))]
+
+
+def _text_chunk(o: _Outcome, pieces: list[str], i: int, *, final: bool) -> dict[str, Any]:
+    parts = _parts(o, pieces[i], first=i == 0)
+    so_far = count_text_tokens("".join(pieces[: i + 1]))
+    finish = o.finish if final else None
+    candidates = [_candidate(o, c, parts, finish, final=False) for c in _indices(o)]
+    return _envelope(o, candidates, _usage(o, so_far, final=final))
+
+
+def _split(text: str) -> list[str]:
+    """Chunks of a few words; joined they give back ``text`` exactly."""
+    tokens = _CHUNK.findall(text)
+    size = max(1, min(WORDS_PER_CHUNK, -(-len(tokens) // 2)))  # 2+ chunks from 2+ words
+    pieces = ["".join(tokens[i : i + size]) for i in range(0, len(tokens), size)]
+    if not pieces:
+        return [text]
+    pieces[-1] += text[len("".join(pieces)) :]  # trailing whitespace
+    return pieces
+
+
+def _parts(o: _Outcome, text: str, *, first: bool) -> list[dict[str, Any]]:
+    parts: list[dict[str, Any]] = []
+    if first and o.thoughts and o.request.include_thoughts:
+        parts.append(
+            {
+                "text": "Looking for the context sentence that best matches the question.",
+                "thought": True,
+            }
+        )
+    if o.call is not None:
+        parts.append({"functionCall": {"name": o.call.name, "args": o.call.args}})
+    elif text:
+        parts.append({"text": text})
+    if first and o.thoughts and o.model.profile == "2.5":
+        for part in parts:
+            if not part.get("thought"):
+                part["thoughtSignature"] = _signature(o)
+                break
+    return parts
+
+
+def _candidate(
+    o: _Outcome, index: int, parts: list[dict[str, Any]], finish: str | None, *, final: bool
+) -> dict[str, Any]:
+    content: dict[str, Any] = {"parts": parts, "role": "model"} if parts else {"role": "model"}
+    candidate: dict[str, Any] = {"content": content}
+    if finish is not None:
+        candidate["finishReason"] = finish
+    if o.call is not None and o.model.profile == "2.5":
+        candidate["finishMessage"] = "Model generated function call(s)."
+    if final and o.model.profile == "2.0" and parts:  # whole (unstreamed) answers only
+        candidate["avgLogprobs"] = -int(o.response_id.encode().hex()[:6], 16) / 1e8
+    if o.model.profile == "2.5" or o.request.candidate_count > 1:
+        candidate["index"] = index
+    return candidate
+
+
+def _blocked_candidate(o: _Outcome, index: int) -> dict[str, Any]:
+    ratings = [
+        {"category": c, "probability": "HIGH", "blocked": True}
+        if c == _BLOCKED_CATEGORY
+        else {"category": c, "probability": "NEGLIGIBLE"}
+        for c in _SAFETY_CATEGORIES
+    ]
+    candidate: dict[str, Any] = {"content": {}, "finishReason": "SAFETY", "safetyRatings": ratings}
+    if o.model.profile == "2.5":
+        candidate["index"] = index
+    return candidate
+
+
+def _envelope(
+    o: _Outcome,
+    candidates: list[dict[str, Any]] | None,
+    usage: dict[str, Any],
+    *,
+    feedback: bool = False,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {}
+    if candidates is not None:
+        body["candidates"] = candidates
+    if feedback:
+        ratings = [
+            {"category": c, "probability": "HIGH" if c == _BLOCKED_CATEGORY else "NEGLIGIBLE"}
+            for c in _SAFETY_CATEGORIES
+        ]
+        body["promptFeedback"] = {"blockReason": "SAFETY", "safetyRatings": ratings}
+    body["usageMetadata"] = usage
+    body["modelVersion"] = o.model.id
+    if o.backend == "vertex":
+        body["createTime"] = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    body["responseId"] = o.response_id
+    return body
+
+
+def _usage(o: _Outcome, output: int, *, final: bool) -> dict[str, Any]:
+    prompt = sum(o.prompt_tokens.values())
+    details = [
+        {"modality": m, "tokenCount": n} if n else {"modality": m}
+        for m, n in sorted(o.prompt_tokens.items())
+        if n or m != "TEXT"
+    ] or [{"modality": "TEXT"}]
+    candidates_count = output * len(_indices(o))
+    early_2_0 = o.model.profile == "2.0" and not final
+    usage: dict[str, Any] = {"promptTokenCount": prompt}
+    if candidates_count and not early_2_0:
+        usage["candidatesTokenCount"] = candidates_count
+    thoughts = 0 if early_2_0 else o.thoughts
+    usage["totalTokenCount"] = prompt + (0 if early_2_0 else candidates_count) + thoughts
+    usage["promptTokensDetails"] = details
+    if candidates_count and final and (o.model.profile == "2.0" or o.backend == "vertex"):
+        usage["candidatesTokensDetails"] = [{"modality": "TEXT", "tokenCount": candidates_count}]
+    if thoughts:
+        usage["thoughtsTokenCount"] = thoughts
+    if o.backend == "vertex":
+        usage["trafficType"] = "ON_DEMAND"
+    elif o.model.profile == "2.5":
+        usage["serviceTier"] = "standard"
+    return usage
+
+
+def _output_tokens(o: _Outcome) -> int:
+    if o.call is not None:
+        return count_text_tokens(f"{o.call.name} {json.dumps(o.call.args)}")
+    return count_text_tokens(o.text)
+
+
+def _indices(o: _Outcome) -> range:
+    return range(o.request.candidate_count)
+
+
+def _response_id(body: Any) -> str:
+    """Derived from the request, so the same request gets the same answer, id included."""
+    digest = hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).digest()
+    return base64.urlsafe_b64encode(digest[:17]).decode().rstrip("=")
+
+
+def _signature(o: _Outcome) -> str:
+    return base64.b64encode(hashlib.sha256(f"thought:{o.response_id}".encode()).digest()).decode()
+
+
+def _model_or_404(call: Call, backend: Backend) -> GenerationModel:
+    model = generation_model(call.model or "")
+    if model is not None:
+        return model
+    if backend == "vertex":
+        raise not_found(
+            f"Publisher Model `{call.vertex_model_name}` was not found or your project does not "
+            "have access to it. Please ensure you are using a valid model version. For more "
+            "information, see: https://cloud.google.com/vertex-ai/generative-ai/docs/learn/"
+            "model-versions"
+        )
+    raise not_found(
+        f"models/{call.model} is not found for API version {call.version}, or is not supported "
+        f"for {call.route}. Call ListModels to see the list of available models and their "
+        "supported methods."
+    )
+
+
+@contextmanager
+def _violations(backend: Backend) -> Iterator[None]:
+    """A `Violation` as each API words its 400s (see routes_gemini / routes_vertex)."""
+    try:
+        yield
+    except Violation as exc:
+        if backend == "vertex":
+            where = f" (at '{exc.field}')" if exc.field else ""
+            raise invalid_argument(f"Invalid request: {exc.problem}{where}.") from None
+        field = f".{exc.field}" if exc.field else ""
+        raise invalid_argument(f"* GenerateContentRequest{field}: {exc.problem}\n") from None

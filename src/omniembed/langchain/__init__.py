@@ -1,0 +1,36 @@
+"""LangChain integration: multimodal `Embeddings`, document loaders and `ChatGemini`.
+
+    from omniembed.langchain import GeminiEmbeddings, PDFPageLoader, VideoSegmentLoader
+
+Needs the ``langchain`` extra: ``pip install 'omniembed[langchain]'``.
+"""
+
+from __future__ import annotations
+
+try:
+    import langchain_core  # noqa: F401
+except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
+    from ..errors import MissingDependencyError
+
+    raise MissingDependencyError(
+        "omniembed.langchain needs langchain-core; install it with: "
+        "pip install 'omniembed[langchain]'"
+    ) from exc
+
+from .chat import ChatGemini
+from .embeddings import (
+    DashScopeMultimodalEmbeddings,
+    GeminiEmbeddings,
+    VertexMultimodalEmbeddings,
+)
+from .loaders import PDFPageLoader, VideoSegmentLoader, add_documents_with_vectors
+
+__all__ = [
+    "ChatGemini",
+    "DashScopeMultimodalEmbeddings",
+    "GeminiEmbeddings",
+    "PDFPageLoader",
+    "VertexMultimodalEmbeddings",
+    "VideoSegmentLoader",
+    "add_documents_with_vectors",
+]

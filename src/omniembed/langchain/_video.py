@@ -1,0 +1,78 @@
+"""Video segments for embedders that return one vector per video (Gemini, DashScope).
+
+Vertex AI's multimodal model segments a video itself; gemini-embedding-2 and the DashScope
+models embed a whole clip as one vector. To give every embeddings class the same
+``embed_video`` contract (ordered segments with offsets), the video is cut locally into
+``interval_sec`` clips by stream copy (`omniembed.video.cut_window`) and the clips are
+embedded together in one provider call, so batching, concurrency and retries still come
+from the runtime.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ..errors import InvalidParameterError
+from ..media import Media
+from ..types import Embedding, VideoSegmentConfig
+
+
+@dataclass(frozen=True)
+class ClipPlan:
+    """What to send for one video: the inputs and the span of the source each one covers."""
+
+    inputs: list[Media]
+    #: (start, end) per input in the source's timeline; end is None when unknown.
+    spans: list[tuple[float, float | None]]
+
+
+def plan_clips(media: Media, config: VideoSegmentConfig | None) -> ClipPlan:
+    """Cut ``media`` into the clips ``config`` asks for (blocking: reads and remuxes).
+
+    Without a config (or without ``interval_sec`` and offsets) the whole video is one
+    segment and is sent as is, by reference where the provider takes references.
+    """
+    from ..probe import media_duration_sec
+    from ..video import cut_window, windows
+
+    whole = config is None or (
+        config.interval_sec is None
+        and config.start_offset_sec == 0
+        and config.end_offset_sec is None
+    )
+    if media.scheme in ("gs", "oss"):
+        if not whole:
+            raise InvalidParameterError(
+                f"{media.scheme}:// videos cannot be cut locally into segments; pass a local "
+                "file or an http(s) URL, drop segment_config to embed the whole video, or use "
+                "VertexMultimodalEmbeddings, which segments gs:// videos server-side",
+                source=media.source,
+            )
+        return ClipPlan([media], [(0.0, None)])
+    duration = media_duration_sec(media)
+    if whole:
+        return ClipPlan([media], [(0.0, duration)])
+    assert config is not None
+    start = config.start_offset_sec
+    if start >= duration:
+        raise InvalidParameterError(
+            f"start_offset_sec={start:g} is past the end of the {duration:.1f} s video",
+            source=media.source,
+        )
+    stop = duration if config.end_offset_sec is None else min(config.end_offset_sec, duration)
+    length = config.interval_sec or (stop - start)
+    spans = windows(duration, start, stop, length)
+    clips = [
+        Media.from_bytes(cut_window(media, begin, end).data, "video/mp4") for begin, end in spans
+    ]
+    return ClipPlan(clips, [(begin, end) for begin, end in spans])
+
+
+def segments(plan: ClipPlan, embeddings: Sequence[Sequence[Embedding]]) -> list[Embedding]:
+    """One `Embedding` per clip, carrying the clip's span in the source video."""
+    out = []
+    for (start, end), found in zip(plan.spans, embeddings, strict=True):
+        for embedding in found:
+            out.append(Embedding(embedding.vector, "video", start, end))
+    return out

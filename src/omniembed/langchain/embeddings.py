@@ -1,0 +1,413 @@
+"""LangChain `Embeddings` over the omniembed provider embedders.
+
+Each class is a thin adapter: it turns LangChain calls (texts, image URIs, a video URI)
+into `omniembed` inputs, calls the wrapped provider embedder once per call (the runtime
+batches, paces, retries and caches), and returns plain ``list[float]`` vectors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from langchain_core.embeddings import Embeddings
+from langchain_core.load import Serializable
+from langchain_core.utils import from_env, secret_from_env
+from pydantic import ConfigDict, Field, PrivateAttr, SecretStr
+
+from ..errors import ConfigurationError, UnsupportedMediaError
+from ..media import Media
+from ..mime import Modality
+from ..providers.base import Embedder
+from ..tasks import Task
+from ..types import Embedding, EmbeddingResult, VideoSegmentConfig
+from . import _video
+
+__all__ = [
+    "DashScopeMultimodalEmbeddings",
+    "GeminiEmbeddings",
+    "VertexMultimodalEmbeddings",
+]
+
+
+class _MultimodalEmbeddings(Serializable, Embeddings):
+    """Shared fields and methods; subclasses say how to build their provider embedder."""
+
+    model_config = ConfigDict(
+        arbitrary_types_allowed=True,
+        populate_by_name=True,
+        protected_namespaces=(),
+        extra="forbid",
+    )
+
+    model: str
+    """The provider's model name."""
+    base_url: str | None = None
+    """Endpoint override: a proxy, a regional endpoint or the omniembed emulator."""
+    task_type: str = Task.RETRIEVAL_DOCUMENT.value
+    """Task for `embed_documents` (and media), e.g. ``"CLUSTERING"``."""
+    query_task_type: str = Task.RETRIEVAL_QUERY.value
+    """Task for `embed_query`, e.g. ``"QUESTION_ANSWERING"``."""
+    max_concurrency: int = 16
+    """Requests in flight at once."""
+    requests_per_minute: float | None = None
+    """Client-side pacing (per HTTP request); None for none."""
+    max_retries: int = 6
+    """Retries of 408/429/5xx and connection errors, with backoff."""
+    timeout: float | None = 60.0
+    """Seconds per HTTP request."""
+    cache: Any = Field(default=None, exclude=True)
+    """An `omniembed.EmbeddingCache`, or a path to a SQLite cache file."""
+    embedder: Embedder | None = Field(default=None, exclude=True)
+    """A ready-built provider embedder; when given, the other settings are not used."""
+
+    _provider: Embedder = PrivateAttr()
+
+    def __init__(self, **data: Any) -> None:
+        super().__init__(**data)
+        # Built here, not in a pydantic validator, so omniembed's typed errors (missing
+        # credentials, bad dimension) reach the caller unwrapped.
+        Task.parse(self.task_type)
+        Task.parse(self.query_task_type)
+        self._provider = self.embedder if self.embedder is not None else self._build()
+
+    def _build(self) -> Embedder:
+        raise NotImplementedError
+
+    def _runtime(self) -> dict[str, Any]:
+        return {
+            "max_concurrency": self.max_concurrency,
+            "requests_per_minute": self.requests_per_minute,
+            "max_retries": self.max_retries,
+            "timeout": self.timeout,
+            "cache": self.cache,
+        }
+
+    # --- LangChain serialization -----------------------------------------------------------
+
+    @classmethod
+    def is_lc_serializable(cls) -> bool:
+        return True
+
+    @classmethod
+    def get_lc_namespace(cls) -> list[str]:
+        return ["omniembed", "langchain", "embeddings"]
+
+    # --- provider access --------------------------------------------------------------------
+
+    @property
+    def client(self) -> Embedder:
+        """The wrapped provider embedder (for ``last_stats``, ``cache``, ...)."""
+        return self._provider
+
+    def close(self) -> None:
+        """Release the provider's connections (the embeddings cannot be used afterwards)."""
+        close = getattr(self._provider, "close", None)
+        if callable(close):
+            close()
+
+    async def aclose(self) -> None:
+        """`close`, plus the SDK's async sessions of the running event loop (DashScope)."""
+        aclose = getattr(self._provider, "aclose", None)
+        if callable(aclose):
+            await aclose()
+        else:
+            self.close()
+
+    # --- text -------------------------------------------------------------------------------
+
+    def embed_documents(
+        self, texts: list[str], titles: Sequence[str | None] | None = None
+    ) -> list[list[float]]:
+        """Embed texts with ``task_type`` (retrieval document by default).
+
+        ``titles`` gives one title (or None) per text; models that take titles use them
+        with RETRIEVAL_DOCUMENT.
+        """
+        if not texts:
+            return []
+        results = self._provider.embed(list(texts), task=self.task_type, titles=titles)
+        return _vectors(results)
+
+    async def aembed_documents(
+        self, texts: list[str], titles: Sequence[str | None] | None = None
+    ) -> list[list[float]]:
+        """Async `embed_documents` (native: never blocks the event loop)."""
+        if not texts:
+            return []
+        results = await self._provider.aembed(list(texts), task=self.task_type, titles=titles)
+        return _vectors(results)
+
+    def embed_query(self, text: str) -> list[float]:
+        """Embed a search text with ``query_task_type`` (retrieval query by default)."""
+        return self._provider.embed([text], task=self.query_task_type)[0].vector
+
+    async def aembed_query(self, text: str) -> list[float]:
+        """Async `embed_query`."""
+        return (await self._provider.aembed([text], task=self.query_task_type))[0].vector
+
+    # --- images -----------------------------------------------------------------------------
+
+    def embed_image(self, uris: list[str]) -> list[list[float]]:
+        """One vector per image: local paths, ``file://``, ``http(s)://``, ``data:`` URIs,
+        and ``gs://`` where the provider reads it (Vertex AI).
+
+        This is the hook ``Chroma.add_images`` / ``similarity_search_by_image`` call.
+        """
+        if not uris:
+            return []
+        results = self._provider.embed(_images(uris), task=self.task_type)
+        return _vectors(results)
+
+    async def aembed_image(self, uris: list[str]) -> list[list[float]]:
+        """Async `embed_image`."""
+        if not uris:
+            return []
+        media = await asyncio.to_thread(_images, uris)  # sniffing reads files
+        results = await self._provider.aembed(media, task=self.task_type)
+        return _vectors(results)
+
+    # --- video ------------------------------------------------------------------------------
+
+    def embed_video(
+        self, uri: str | os.PathLike[str], segment_config: VideoSegmentConfig | None = None
+    ) -> list[Embedding]:
+        """The video's segments in order, each an `omniembed.Embedding` with ``vector``,
+        ``start_offset_sec`` and ``end_offset_sec``.
+
+        ``segment_config`` picks the stretch and the segment length (``interval_sec``).
+        """
+        media = Media.coerce(uri)
+        plan = _video.plan_clips(media, segment_config)
+        results = self._provider.embed(plan.inputs, task=self.task_type)
+        return _video.segments(plan, [r.embeddings for r in results])
+
+    async def aembed_video(
+        self, uri: str | os.PathLike[str], segment_config: VideoSegmentConfig | None = None
+    ) -> list[Embedding]:
+        """Async `embed_video` (cutting runs in a worker thread)."""
+        media = await asyncio.to_thread(Media.coerce, uri)
+        plan = await asyncio.to_thread(_video.plan_clips, media, segment_config)
+        results = await self._provider.aembed(plan.inputs, task=self.task_type)
+        return _video.segments(plan, [r.embeddings for r in results])
+
+
+def _images(uris: Sequence[str | os.PathLike[str]]) -> list[Media]:
+    out = []
+    for index, uri in enumerate(uris):
+        media = Media.coerce(uri)
+        # Remote media are typed by the provider once fetched; local ones can be checked now.
+        if not media.is_remote and media.modality is not Modality.IMAGE:
+            raise UnsupportedMediaError(
+                f"embed_image got {media.mime_type}, not an image; use embed_video for video "
+                "(or the provider embedder for other media)",
+                index=index,
+                source=media.source,
+            )
+        out.append(media)
+    return out
+
+
+def _vectors(results: list[EmbeddingResult]) -> list[list[float]]:
+    return [result.vector for result in results]
+
+
+class GeminiEmbeddings(_MultimodalEmbeddings):
+    """Gemini embeddings (gemini-embedding-2: text, images, video, audio, PDF in one space;
+    gemini-embedding-001; text-embedding-005 on Vertex AI) via `omniembed.GeminiEmbedder`.
+
+    Gemini API: ``api_key`` (default ``GEMINI_API_KEY`` / ``GOOGLE_API_KEY``). Vertex AI:
+    ``vertexai=True`` with ``project``/``location`` and ADC, ``credentials`` or
+    ``access_token`` (or an express-mode ``api_key``).
+
+    Example:
+        .. code-block:: python
+
+            from omniembed.langchain import GeminiEmbeddings
+
+            embeddings = GeminiEmbeddings(model="gemini-embedding-2", dimensions=768)
+            vectors = embeddings.embed_documents(["a red bicycle"], titles=["Bikes"])
+            image_vectors = embeddings.embed_image(uris=["photo.png"])
+    """
+
+    model: str = "gemini-embedding-2"
+    api_key: SecretStr | None = Field(
+        default_factory=secret_from_env(["GEMINI_API_KEY", "GOOGLE_API_KEY"], default=None)
+    )
+    """Gemini API key (or Vertex AI express-mode key)."""
+    vertexai: bool | None = None
+    """Use Vertex AI; None reads ``GOOGLE_GENAI_USE_VERTEXAI``."""
+    project: str | None = Field(default_factory=from_env("GOOGLE_CLOUD_PROJECT", default=None))
+    """Vertex AI project (default ``GOOGLE_CLOUD_PROJECT``)."""
+    location: str | None = Field(default_factory=from_env("GOOGLE_CLOUD_LOCATION", default=None))
+    """Vertex AI region (default ``GOOGLE_CLOUD_LOCATION``, else us-central1)."""
+    credentials: Any = Field(default=None, exclude=True)
+    """google-auth credentials for Vertex AI."""
+    access_token: SecretStr | None = None
+    """A bearer token for Vertex AI."""
+    api_version: str | None = None
+    output_dimensionality: int | None = Field(default=None, alias="dimensions")
+    """Truncate vectors to this size (re-normalized unless ``normalize=False``)."""
+    normalize: bool = True
+
+    @property
+    def lc_secrets(self) -> dict[str, str]:
+        return {"api_key": "GEMINI_API_KEY", "access_token": "GOOGLE_ACCESS_TOKEN"}
+
+    def _build(self) -> Embedder:
+        from ..providers.gemini import GeminiEmbedder
+
+        api_key = self.api_key
+        if self.vertexai and "api_key" not in self.model_fields_set:
+            # A Gemini API key found in the environment must not switch Vertex AI into
+            # express mode (and bypass the project/credentials the user gave).
+            api_key = None
+        return GeminiEmbedder(
+            self.model,
+            api_key=api_key,
+            vertexai=self.vertexai,
+            project=self.project,
+            location=self.location,
+            credentials=self.credentials,
+            access_token=self.access_token,
+            base_url=self.base_url,
+            api_version=self.api_version,
+            output_dimensionality=self.output_dimensionality,
+            normalize=self.normalize,
+            default_task=self.task_type,
+            **self._runtime(),
+        )
+
+
+class VertexMultimodalEmbeddings(_MultimodalEmbeddings):
+    """Vertex AI ``multimodalembedding@001`` (text, images and video segments in one
+    1,408-dimensional space) via `omniembed.VertexMultimodalEmbedder`.
+
+    Credentials: ADC by default, or ``credentials`` / ``access_token``. The model has no
+    task types (``task_type`` is ignored) and reads at most 32 tokens of text.
+
+    Example:
+        .. code-block:: python
+
+            from omniembed.langchain import VertexMultimodalEmbeddings
+
+            embeddings = VertexMultimodalEmbeddings(project="my-project")
+            segments = embeddings.embed_video("gs://bucket/talk.mp4")
+    """
+
+    model: str = "multimodalembedding@001"
+    project: str | None = Field(default_factory=from_env("GOOGLE_CLOUD_PROJECT", default=None))
+    """Google Cloud project (default ``GOOGLE_CLOUD_PROJECT``, else the ADC project)."""
+    location: str | None = Field(default_factory=from_env("GOOGLE_CLOUD_LOCATION", default=None))
+    """Region (default ``GOOGLE_CLOUD_LOCATION``, else us-central1)."""
+    credentials: Any = Field(default=None, exclude=True)
+    access_token: SecretStr | None = None
+    api_version: str = "v1"
+    dimension: int = Field(default=1408, alias="dimensions")
+    """128, 256, 512 or 1408 for text and images; video is always 1408."""
+    video_segment_config: VideoSegmentConfig | None = Field(default=None, exclude=True)
+    """Default segment config for `embed_video`."""
+    downscale_images: bool = True
+    max_concurrency: int = 8
+    requests_per_minute: float | None = 120
+    timeout: float | None = 120.0
+
+    @property
+    def lc_secrets(self) -> dict[str, str]:
+        return {"access_token": "GOOGLE_ACCESS_TOKEN"}
+
+    def _build(self) -> Embedder:
+        from ..providers.vertex_multimodal import MODEL, VertexMultimodalEmbedder
+
+        if self.model != MODEL:
+            raise ConfigurationError(
+                f"VertexMultimodalEmbeddings serves {MODEL} only, not {self.model!r}; use "
+                "GeminiEmbeddings(vertexai=True) for Vertex AI's Gemini/text models"
+            )
+        return VertexMultimodalEmbedder(
+            project=self.project,
+            location=self.location,
+            credentials=self.credentials,
+            access_token=self.access_token,
+            base_url=self.base_url,
+            api_version=self.api_version,
+            dimension=self.dimension,
+            video_segment_config=self.video_segment_config,
+            downscale_images=self.downscale_images,
+            **self._runtime(),
+        )
+
+    def embed_video(
+        self, uri: str | os.PathLike[str], segment_config: VideoSegmentConfig | None = None
+    ) -> list[Embedding]:
+        """The video's segments, as the service cuts them (default 16 s; ``interval_sec``
+        ≥ 4). ``gs://`` videos are read by the service; local ones longer than 120 s are
+        sent window by window."""
+        options = _segment_options(segment_config)
+        [result] = self._provider.embed([Media.coerce(uri)], task=self.task_type, **options)
+        return list(result.embeddings)
+
+    async def aembed_video(
+        self, uri: str | os.PathLike[str], segment_config: VideoSegmentConfig | None = None
+    ) -> list[Embedding]:
+        """Async `embed_video`."""
+        media = await asyncio.to_thread(Media.coerce, uri)
+        options = _segment_options(segment_config)
+        [result] = await self._provider.aembed([media], task=self.task_type, **options)
+        return list(result.embeddings)
+
+
+def _segment_options(config: VideoSegmentConfig | None) -> dict[str, Any]:
+    return {} if config is None else {"video_segment_config": config}
+
+
+class DashScopeMultimodalEmbeddings(_MultimodalEmbeddings):
+    """Alibaba Cloud DashScope multimodal embeddings (tongyi-embedding-vision-plus/-flash,
+    qwen3-vl-embedding, multimodal-embedding-v1) via `omniembed.DashScopeEmbedder`.
+
+    ``api_key`` defaults to ``DASHSCOPE_API_KEY``; ``region`` is ``"intl"`` or ``"cn"``.
+    DashScope has no task types (``task_type`` is ignored; ``instruct`` conditions the
+    model). Local videos are uploaded through DashScope's temporary storage.
+
+    Example:
+        .. code-block:: python
+
+            from omniembed.langchain import DashScopeMultimodalEmbeddings
+
+            embeddings = DashScopeMultimodalEmbeddings(model="tongyi-embedding-vision-plus")
+            vectors = embeddings.embed_image(uris=["https://example.com/cat.jpg"])
+    """
+
+    model: str = "tongyi-embedding-vision-plus"
+    api_key: SecretStr | None = Field(
+        default_factory=secret_from_env("DASHSCOPE_API_KEY", default=None)
+    )
+    """DashScope API key."""
+    region: str = "intl"
+    dimension: int | None = Field(default=None, alias="dimensions")
+    """Vector size; must be one the model allows (default: the model's)."""
+    fps: float | None = None
+    instruct: str | None = None
+    allow_upload: bool = True
+
+    @property
+    def lc_secrets(self) -> dict[str, str]:
+        return {"api_key": "DASHSCOPE_API_KEY"}
+
+    def _build(self) -> Embedder:
+        from ..providers.dashscope import DashScopeEmbedder
+
+        return DashScopeEmbedder(
+            self.model,
+            api_key=self.api_key,
+            base_url=self.base_url,
+            region=self.region,  # type: ignore[arg-type]  # the provider checks the value
+            dimension=self.dimension,
+            fps=self.fps,
+            instruct=self.instruct,
+            allow_upload=self.allow_upload,
+            default_task=self.task_type,
+            **self._runtime(),
+        )
