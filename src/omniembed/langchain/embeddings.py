@@ -23,7 +23,6 @@ from ..mime import Modality
 from ..providers.base import Embedder
 from ..tasks import Task
 from ..types import Embedding, EmbeddingResult, VideoSegmentConfig
-from . import _video
 
 __all__ = [
     "DashScopeMultimodalEmbeddings",
@@ -179,19 +178,13 @@ class _MultimodalEmbeddings(Serializable, Embeddings):
 
         ``segment_config`` picks the stretch and the segment length (``interval_sec``).
         """
-        media = Media.coerce(uri)
-        plan = _video.plan_clips(media, segment_config)
-        results = self._provider.embed(plan.inputs, task=self.task_type)
-        return _video.segments(plan, [r.embeddings for r in results])
+        return self._provider.embed_video(uri, segment_config, task=self.task_type)
 
     async def aembed_video(
         self, uri: str | os.PathLike[str], segment_config: VideoSegmentConfig | None = None
     ) -> list[Embedding]:
         """Async `embed_video` (cutting runs in a worker thread)."""
-        media = await asyncio.to_thread(Media.coerce, uri)
-        plan = await asyncio.to_thread(_video.plan_clips, media, segment_config)
-        results = await self._provider.aembed(plan.inputs, task=self.task_type)
-        return _video.segments(plan, [r.embeddings for r in results])
+        return await self._provider.aembed_video(uri, segment_config, task=self.task_type)
 
 
 def _images(uris: Sequence[str | os.PathLike[str]]) -> list[Media]:
@@ -338,29 +331,6 @@ class VertexMultimodalEmbeddings(_MultimodalEmbeddings):
             downscale_images=self.downscale_images,
             **self._runtime(),
         )
-
-    def embed_video(
-        self, uri: str | os.PathLike[str], segment_config: VideoSegmentConfig | None = None
-    ) -> list[Embedding]:
-        """The video's segments, as the service cuts them (default 16 s; ``interval_sec``
-        ≥ 4). ``gs://`` videos are read by the service; local ones longer than 120 s are
-        sent window by window."""
-        options = _segment_options(segment_config)
-        [result] = self._provider.embed([Media.coerce(uri)], task=self.task_type, **options)
-        return list(result.embeddings)
-
-    async def aembed_video(
-        self, uri: str | os.PathLike[str], segment_config: VideoSegmentConfig | None = None
-    ) -> list[Embedding]:
-        """Async `embed_video`."""
-        media = await asyncio.to_thread(Media.coerce, uri)
-        options = _segment_options(segment_config)
-        [result] = await self._provider.aembed([media], task=self.task_type, **options)
-        return list(result.embeddings)
-
-
-def _segment_options(config: VideoSegmentConfig | None) -> dict[str, Any]:
-    return {} if config is None else {"video_segment_config": config}
 
 
 class DashScopeMultimodalEmbeddings(_MultimodalEmbeddings):

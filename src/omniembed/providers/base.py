@@ -24,7 +24,8 @@ from ..runtime.rate_limit import RateLimiter
 from ..runtime.retry import RetryPolicy
 from ..runtime.runner import BatchOutcome, ItemOutcome, Runner, RunStats
 from ..tasks import Task
-from ..types import EmbeddingResult
+from ..types import Embedding, EmbeddingResult, VideoSegmentConfig
+from ..video_segments import ClipPlan, plan_clips, segments
 
 #: One input after normalization: its parts in order (text and media).
 Parts: TypeAlias = "tuple[str | Media, ...]"
@@ -195,6 +196,61 @@ class Embedder(ABC):
     async def aembed_query(self, text: str, task: Task | str = Task.RETRIEVAL_QUERY) -> list[float]:
         return (await self.aembed([text], task=task))[0].vector
 
+    def embed_videos(
+        self,
+        videos: Sequence[Media | str | os.PathLike[str]],
+        segment_config: VideoSegmentConfig | None = None,
+        *,
+        task: Task | str | None = None,
+        progress: bool | None = None,
+    ) -> list[list[Embedding]]:
+        """Each video's segments in order, as `Embedding`s with ``start_offset_sec`` /
+        ``end_offset_sec``. ``segment_config`` picks the stretch and the segment length.
+
+        Models that embed a clip as one vector get the video cut locally into clips (stream
+        copy) first; without ``interval_sec`` a video is one segment. All clips of all
+        videos go to the runtime in one call.
+        """
+        plans = [plan_clips(Media.coerce(v), segment_config) for v in videos]
+        results = self.embed([c for p in plans for c in p.inputs], task, progress=progress)
+        return _regroup(plans, results)
+
+    async def aembed_videos(
+        self,
+        videos: Sequence[Media | str | os.PathLike[str]],
+        segment_config: VideoSegmentConfig | None = None,
+        *,
+        task: Task | str | None = None,
+        progress: bool | None = None,
+    ) -> list[list[Embedding]]:
+        """Async `embed_videos` (cutting runs in a worker thread)."""
+        plans = await asyncio.to_thread(
+            lambda: [plan_clips(Media.coerce(v), segment_config) for v in videos]
+        )
+        inputs = [c for p in plans for c in p.inputs]
+        results = await self.aembed(inputs, task, progress=progress)
+        return _regroup(plans, results)
+
+    def embed_video(
+        self,
+        video: Media | str | os.PathLike[str],
+        segment_config: VideoSegmentConfig | None = None,
+        *,
+        task: Task | str | None = None,
+    ) -> list[Embedding]:
+        """One video's segments in order (see `embed_videos`)."""
+        return self.embed_videos([video], segment_config, task=task)[0]
+
+    async def aembed_video(
+        self,
+        video: Media | str | os.PathLike[str],
+        segment_config: VideoSegmentConfig | None = None,
+        *,
+        task: Task | str | None = None,
+    ) -> list[Embedding]:
+        """Async `embed_video`."""
+        return (await self.aembed_videos([video], segment_config, task=task))[0]
+
     # --- provider hooks ------------------------------------------------------------------
 
     @abstractmethod
@@ -258,6 +314,18 @@ class Embedder(ABC):
             f"{type(self).__name__} holds live clients and credentials and is not picklable; "
             "pickle its settings instead and build a new one"
         )
+
+
+def _regroup(
+    plans: Sequence[ClipPlan], results: Sequence[EmbeddingResult]
+) -> list[list[Embedding]]:
+    out: list[list[Embedding]] = []
+    cursor = 0
+    for plan in plans:
+        found = results[cursor : cursor + len(plan.inputs)]
+        cursor += len(plan.inputs)
+        out.append(segments(plan, [r.embeddings for r in found]))
+    return out
 
 
 def _as_list(inputs: object) -> list[object]:

@@ -1,11 +1,11 @@
-"""Video segments for embedders that return one vector per video (Gemini, DashScope).
+"""Video segments for models that embed a whole clip as one vector (gemini-embedding-2,
+the DashScope models).
 
-Vertex AI's multimodal model segments a video itself; gemini-embedding-2 and the DashScope
-models embed a whole clip as one vector. To give every embeddings class the same
-``embed_video`` contract (ordered segments with offsets), the video is cut locally into
-``interval_sec`` clips by stream copy (`omniembed.video.cut_window`) and the clips are
-embedded together in one provider call, so batching, concurrency and retries still come
-from the runtime.
+Vertex AI's multimodal model segments a video itself; the others do not. So that every
+embedder keeps the same ``embed_video`` contract (ordered segments with offsets), the
+video is cut locally into ``interval_sec`` clips by stream copy (`omniembed.video.cut_window`)
+and the clips are embedded together in one call, so batching, concurrency and retries
+still come from the runtime.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..errors import InvalidParameterError
-from ..media import Media
-from ..types import Embedding, VideoSegmentConfig
+from .errors import InvalidParameterError
+from .media import Media
+from .types import Embedding, VideoSegmentConfig
 
 
 @dataclass(frozen=True)
@@ -33,8 +33,8 @@ def plan_clips(media: Media, config: VideoSegmentConfig | None) -> ClipPlan:
     Without a config (or without ``interval_sec`` and offsets) the whole video is one
     segment and is sent as is, by reference where the provider takes references.
     """
-    from ..probe import media_duration_sec
-    from ..video import cut_window, windows
+    from .probe import media_duration_sec
+    from .video import cut_window, windows
 
     whole = config is None or (
         config.interval_sec is None
@@ -46,7 +46,7 @@ def plan_clips(media: Media, config: VideoSegmentConfig | None) -> ClipPlan:
             raise InvalidParameterError(
                 f"{media.scheme}:// videos cannot be cut locally into segments; pass a local "
                 "file or an http(s) URL, drop segment_config to embed the whole video, or use "
-                "VertexMultimodalEmbeddings, which segments gs:// videos server-side",
+                "VertexMultimodalEmbedder, which segments gs:// videos server-side",
                 source=media.source,
             )
         return ClipPlan([media], [(0.0, None)])
