@@ -574,7 +574,7 @@ def test_context_manager_closes_the_session(emu: Emulator) -> None:
 
 
 def test_unknown_embed_options_are_a_type_error(emu: Emulator) -> None:
-    with pytest.raises(TypeError, match="unexpected options"):
+    with pytest.raises(ConfigurationError, match="unexpected options"):
         live(emu).embed(["x"], video_segment_config=None)
     assert emu.requests == []
 

@@ -269,7 +269,11 @@ class DashScopeEmbedder(Embedder):
         self, index: int, parts: Parts, task: Task, title: str | None, options: Mapping[str, Any]
     ) -> list[WorkItem]:
         if options:
-            raise TypeError(f"DashScopeEmbedder.embed() got unexpected options {sorted(options)}")
+            raise ConfigurationError(
+                f"DashScopeEmbedder.embed() got unexpected options {sorted(options)}; "
+                "video_segment_config is an option of VertexMultimodalEmbedder (use "
+                "embed_video(..., segment_config) with any embedder)"
+            )
         if task is not self.default_task or title:
             logger.debug(
                 "input %d: DashScope has no task types or titles; %s%s is ignored (use "

@@ -190,7 +190,11 @@ class GeminiEmbedder(Embedder):
         self, index: int, parts: Parts, task: Task, title: str | None, options: Mapping[str, Any]
     ) -> list[WorkItem]:
         if options:
-            raise TypeError(f"GeminiEmbedder.embed() got unexpected options {sorted(options)}")
+            raise ConfigurationError(
+                f"GeminiEmbedder.embed() got unexpected options {sorted(options)}; "
+                "video_segment_config is an option of VertexMultimodalEmbedder (use "
+                "embed_video(..., segment_config) with any embedder)"
+            )
         request = self._condition(index, parts, task, title)
         key = cache_key(
             "gemini",

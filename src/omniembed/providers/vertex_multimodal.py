@@ -147,6 +147,7 @@ class VertexMultimodalEmbedder(Embedder):
             raise MissingCredentialsError(
                 "Vertex AI needs a project: pass project= or set GOOGLE_CLOUD_PROJECT"
             )
+        self.base_url = base_url
         base = (base_url or f"https://{self.location}-aiplatform.googleapis.com").rstrip("/")
         self.url = (
             f"{base}/{api_version}/projects/{self.project}/locations/{self.location}"
