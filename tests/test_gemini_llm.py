@@ -409,3 +409,11 @@ def test_no_secret_in_repr_and_not_picklable(emu: Emulator) -> None:
     assert "SECRET" not in repr(llm)
     with pytest.raises(TypeError, match="not picklable"):
         pickle.dumps(llm)
+
+
+def test_interleaved_turns_keep_their_order(emu: Emulator) -> None:
+    red = Media.from_bytes(make.png((255, 0, 0), size=(8, 8)))
+    blue = Media.from_bytes(make.png((0, 0, 255), size=(8, 8)))
+    gemini(emu).generate(user("Source [1]:", red, "Source [2]:", blue, "Which is red?"))
+    kinds = ["text" if "text" in p else "media" for p in sent_parts(emu)]
+    assert kinds == ["text", "media", "text", "media", "text"]

@@ -6,7 +6,8 @@ Rules this module owns (DESIGN.md §3), so both framework adapters share them:
   files go through the Files API (Gemini API; polled until ACTIVE, uploaded once per
   generator) — on Vertex AI they must be gs:// URIs. Formats Gemini does not read natively
   (GIF, BMP, TIFF) are re-encoded to PNG.
-* Within a user turn, media parts go before text (the documented best practice).
+* A user turn written as text followed by media is sent media first (the documented best
+  practice); interleaved turns (a label before each image) keep their order.
 * Retries follow the runtime's `RetryPolicy`; a stream is retried only until its first
   chunk arrives (after that, text has been handed out and a retry would repeat it).
 * A blocked prompt or response raises `BlockedContentError`, never an empty answer.
@@ -483,7 +484,7 @@ class _RequestPlan:
         parts = list(message.parts)
         if not parts:
             raise InvalidParameterError(f"a {message.role} message has no parts")
-        if self.generator.media_first and message.role == "user":
+        if self.generator.media_first and message.role == "user" and _text_then_media(parts):
             parts.sort(key=lambda p: 0 if _is_media(p) else 1)  # stable: order kept per kind
         return {"role": message.role, "parts": [self._part(p) for p in parts]}
 
@@ -651,6 +652,13 @@ def _with_video(
     if fps is not None:
         meta["fps"] = fps
     return {**part, "video_metadata": meta}
+
+
+def _text_then_media(parts: Sequence[Part]) -> bool:
+    """A prompt written as text followed by media (the common "question + attachments"
+    form). Interleaved content (e.g. a label before each image) keeps its order."""
+    kinds = [_is_media(p) for p in parts]
+    return any(kinds) and not kinds[0] and kinds == sorted(kinds)
 
 
 def _is_media(part: Part) -> bool:
