@@ -478,3 +478,13 @@ def test_base_url_without_scheme_is_a_configuration_error(emu: Emulator) -> None
     with pytest.raises(ConfigurationError, match="not an http"):
         GeminiEmbedder(api_key="k", base_url="127.0.0.1:8765")
     assert emu.requests == []
+
+
+def test_cache_entries_belong_to_their_endpoint(emu: Emulator, tmp_path: Path) -> None:
+    cache = tmp_path / "cache.sqlite"
+    GeminiEmbedder(api_key="k", base_url=emu.base_url, cache=cache).embed(["hello"])
+    GeminiEmbedder(api_key="k", base_url=emu.base_url, cache=cache).embed(["hello"])
+    assert len(emu.requests) == 1  # the same endpoint: served from the cache
+    proxy = emu.base_url.replace("127.0.0.1", "localhost")
+    GeminiEmbedder(api_key="k", base_url=proxy, cache=cache).embed(["hello"])
+    assert len(emu.requests) == 2  # another endpoint: its own entries

@@ -2,8 +2,8 @@
 
 Not a model. The rules (also in docs/emulator.md):
 
-- Text: the context sentence (system instruction, every turn's text, text files, PDF page
-  text, function results) sharing the most content words with the last user question,
+- Text: the context sentence (system instruction, every user turn's text, text files, PDF
+  page text, function results) sharing the most content words with the last user question,
   followed by a note of the media seen, e.g. ``[seen: image/png 64x64; video/mp4 0s-4s at
   1 fps]``. After a ``functionResponse`` the answer quotes the function's result.
 - Function calling: see `choose_function`; ``args`` come from `schema_synth`.
@@ -82,17 +82,21 @@ def all_text(request: GenerateRequest) -> str:
 def grounded_sentence(request: GenerateRequest, seen: list[Seen], question: str) -> str:
     """The context sentence that best overlaps the question's content words."""
     asked = [s for s in sentences(question) if s.endswith("?")]
-    focus = asked[-1] if asked else question
+    # Without a "?", the question is the turn's last line (earlier lines are context).
+    lines = [line for line in question.splitlines() if line.strip()]
+    focus = asked[-1] if asked else (lines[-1] if lines else question)
     wanted = set(content_words(focus))
     context: list[str] = list(request.system)
     for turn in request.turns:
+        if turn.role == "model":
+            continue  # the model's own earlier answers are not evidence
         for part in turn.parts:
             if isinstance(part, Text):
                 context.append(part.text)
             elif isinstance(part, FunctionResponse):
                 context.append(f"{part.name} returned {_render(part.response)}.")
     context += [s.text for s in seen if s.text]
-    excluded = set(asked) if asked else set(sentences(question))
+    excluded = set(asked) if asked else set(sentences(focus))
     best, best_score = "", 0
     for text in context:
         for sentence in sentences(text):

@@ -285,6 +285,7 @@ class DashScopeEmbedder(Embedder):
         content = self._content(index, parts)
         key = cache_key(
             "dashscope",
+            self.base_url,  # another endpoint (an emulator) never answers for this one
             self.spec.name,
             self.output_dimension,
             self.output_type,

@@ -199,6 +199,8 @@ class GeminiEmbedder(Embedder):
         key = cache_key(
             "gemini",
             self.backend,
+            # Vectors from another endpoint (an emulator, a proxy) never answer for this one.
+            self.base_url,
             self.spec.name,
             self.output_dimensionality,
             self.normalize,

@@ -291,6 +291,7 @@ class VertexMultimodalEmbedder(Embedder):
     def _item(self, index: int, instance: _Instance) -> WorkItem:
         key = cache_key(
             "vertex-multimodal",
+            self.base_url,  # another endpoint (an emulator) never answers for this one
             self.dimension,
             self.downscale_images,
             instance.text,
