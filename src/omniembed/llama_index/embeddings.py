@@ -128,6 +128,17 @@ class OmniMultiModalEmbedding(MultiModalEmbedding):
     def _build_embedder(self) -> Embedder:
         raise NotImplementedError
 
+    def _runtime_knobs(self) -> dict[str, Any]:
+        """The knobs every provider embedder takes from the shared runtime."""
+        return {
+            "default_task": self.task_type,
+            "max_concurrency": self.max_concurrency,
+            "requests_per_minute": self.requests_per_minute,
+            "max_retries": self.max_retries,
+            "timeout": self.timeout,
+            "cache": self.cache,
+        }
+
     def _adopt(self, embedder: Embedder) -> None:
         """Mirror a ready-built embedder's settings in the fields (for serialization)."""
         self.model_name = embedder.model
@@ -576,12 +587,7 @@ class GeminiMultiModalEmbedding(OmniMultiModalEmbedding):
             base_url=self.base_url,
             output_dimensionality=self.output_dimensionality,
             normalize=self.normalize,
-            default_task=self.task_type,
-            max_concurrency=self.max_concurrency,
-            requests_per_minute=self.requests_per_minute,
-            max_retries=self.max_retries,
-            timeout=self.timeout,
-            cache=self.cache,
+            **self._runtime_knobs(),
         )
 
     def _adopt(self, embedder: Embedder) -> None:
@@ -721,12 +727,7 @@ class DashScopeMultiModalEmbedding(OmniMultiModalEmbedding):
             fps=self.fps,
             instruct=self.instruct,
             allow_upload=self.allow_upload,
-            default_task=self.task_type,
-            max_concurrency=self.max_concurrency,
-            requests_per_minute=self.requests_per_minute,
-            max_retries=self.max_retries,
-            timeout=self.timeout,
-            cache=self.cache,
+            **self._runtime_knobs(),
         )
 
     def _adopt(self, embedder: Embedder) -> None:
