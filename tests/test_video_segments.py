@@ -71,3 +71,20 @@ def test_vertex_segments_server_side(emu: Emulator) -> None:
     ]
     [request] = emu.requests
     assert request.json["instances"][0]["video"]["videoSegmentConfig"]["intervalSec"] == 4
+
+
+def test_exact_clips_hold_only_their_own_seconds() -> None:
+    import io
+
+    import av
+
+    from omniembed.video import cut_window
+
+    # Keyframes every 6 s: a stream copy of 8-10 s starts at 6 s, two seconds early.
+    assert cut_window(VIDEO, 8, 10).actual_start_sec == 6
+    clip = cut_window(VIDEO, 8, 10, exact=True)
+    assert (clip.actual_start_sec, clip.actual_end_sec) == (8, 10)
+    with av.open(io.BytesIO(clip.data)) as container:
+        centres = [tuple(f.to_ndarray(format="rgb24")[8, 8]) for f in container.decode(video=0)]
+    assert len(centres) == 2
+    assert all(b > 200 and r < 40 for r, _, b in centres)  # blue only: no red seconds

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from fractions import Fraction
+from types import ModuleType
 
 from .errors import UnsupportedMediaError
 from .media import Media
@@ -42,11 +44,34 @@ def windows(
     return out
 
 
-def cut_window(media: Media, start_sec: float, end_sec: float) -> VideoWindow:
-    """The video track of ``media`` from the keyframe at or before ``start_sec`` up to
-    ``end_sec``, remuxed to MP4 without decoding."""
-    av = require("av", purpose="cut long videos into windows")
+def cut_window(
+    media: Media, start_sec: float, end_sec: float, *, exact: bool = False
+) -> VideoWindow:
+    """The video track of ``media`` from ``start_sec`` up to ``end_sec`` as MP4.
+
+    By default the window is remuxed without decoding, so it starts at the keyframe at or
+    before ``start_sec``. With ``exact=True`` a window whose keyframe lies noticeably
+    earlier is re-encoded from ``start_sec`` instead, so a short clip holds only its own
+    seconds (what a model that embeds a whole clip needs).
+    """
+    window = _remux(media, start_sec, end_sec)
+    if exact and start_sec - window.actual_start_sec > _EXACT_TOLERANCE_SEC:
+        return _reencode(media, start_sec, end_sec)
+    return window
+
+
+#: Keyframe offsets up to this are accepted as "exact" (under one frame at 4 fps).
+_EXACT_TOLERANCE_SEC = 0.25
+
+
+def _open_video(media: Media) -> tuple[ModuleType, object]:
+    av = require("av", purpose="cut videos into windows")
     source: object = str(media.path) if media.path is not None else io.BytesIO(media.read_bytes())
+    return av, source
+
+
+def _remux(media: Media, start_sec: float, end_sec: float) -> VideoWindow:
+    av, source = _open_video(media)
     try:
         with av.open(source) as container:
             if not container.streams.video:
@@ -82,3 +107,57 @@ def cut_window(media: Media, start_sec: float, end_sec: float) -> VideoWindow:
             f"no video frames between {start_sec:.1f} s and {end_sec:.1f} s", source=media.source
         )
     return VideoWindow(out.getvalue(), first_time, last_time)
+
+
+def _reencode(media: Media, start_sec: float, end_sec: float) -> VideoWindow:
+    """Decode from the keyframe before ``start_sec`` and encode only ``[start, end)``."""
+    av, source = _open_video(media)
+    out = io.BytesIO()
+    first_time: float | None = None
+    last_time = start_sec
+    try:
+        with av.open(source) as container:
+            stream = container.streams.video[0]
+            rate = stream.average_rate or stream.guessed_rate or 1
+            container.seek(
+                int(start_sec / stream.time_base), stream=stream, backward=True, any_frame=False
+            )
+            with av.open(out, mode="w", format="mp4") as target:
+                encoder = target.add_stream("mpeg4", rate=rate)
+                encoder.width, encoder.height = (
+                    stream.codec_context.width,
+                    stream.codec_context.height,
+                )
+                encoder.pix_fmt = "yuv420p"
+                encoder.options = {
+                    "qscale": "3"
+                }  # near-lossless: the clip is analysed, not watched
+                count = 0
+                for frame in container.decode(stream):
+                    if frame.time is None or frame.time < start_sec - 1e-6:
+                        continue
+                    if frame.time >= end_sec:
+                        break
+                    first_time = frame.time if first_time is None else first_time
+                    last_time = frame.time + float(1 / rate)
+                    # A fresh frame numbered from the clip's start (the source's timestamps
+                    # would leave a gap before the first frame).
+                    clip_frame = av.VideoFrame.from_ndarray(
+                        frame.to_ndarray(format="yuv420p"), format="yuv420p"
+                    )
+                    clip_frame.pts = count
+                    clip_frame.time_base = Fraction(1) / Fraction(rate)
+                    count += 1
+                    for packet in encoder.encode(clip_frame):
+                        target.mux(packet)
+                for packet in encoder.encode():
+                    target.mux(packet)
+    except av.error.FFmpegError as exc:
+        raise UnsupportedMediaError(
+            f"cannot cut the video ({exc}); is the file corrupt?", source=media.source
+        ) from exc
+    if first_time is None:
+        raise UnsupportedMediaError(
+            f"no video frames between {start_sec:.1f} s and {end_sec:.1f} s", source=media.source
+        )
+    return VideoWindow(out.getvalue(), first_time, min(last_time, end_sec))

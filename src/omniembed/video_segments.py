@@ -62,11 +62,14 @@ def plan_clips(media: Media, config: VideoSegmentConfig | None) -> ClipPlan:
         )
     stop = duration if config.end_offset_sec is None else min(config.end_offset_sec, duration)
     length = config.interval_sec or (stop - start)
-    spans = windows(duration, start, stop, length)
-    clips = [
-        Media.from_bytes(cut_window(media, begin, end).data, "video/mp4") for begin, end in spans
+    # exact=True: a clip must hold only its own seconds, not everything since the last
+    # keyframe (which can be many seconds earlier), or its vector would describe both.
+    cuts = [
+        cut_window(media, begin, end, exact=True)
+        for begin, end in windows(duration, start, stop, length)
     ]
-    return ClipPlan(clips, [(begin, end) for begin, end in spans])
+    clips = [Media.from_bytes(cut.data, "video/mp4") for cut in cuts]
+    return ClipPlan(clips, [(cut.actual_start_sec, cut.actual_end_sec) for cut in cuts])
 
 
 def segments(plan: ClipPlan, embeddings: Sequence[Sequence[Embedding]]) -> list[Embedding]:
