@@ -4,23 +4,59 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from omniembed.cli import main
 
 
-def test_demo_indexes_searches_and_reuses_the_cache(capsys: pytest.CaptureFixture[str]) -> None:
+def _answers(out: str) -> dict[str, str]:
+    """Each question's block of the demo output, by question."""
+    blocks = out.split("\nQ: ")[1:]
+    return {block.split("\n", 1)[0]: block for block in blocks}
+
+
+def test_demo_indexes_every_modality_and_answers_with_citations(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     assert main(["demo"]) == 0
     out = capsys.readouterr().out
     assert "offline, on the built-in emulator" in out
     assert "not a model" in out
-    assert "indexed 8 items (5 text notes, 3 images) in 1 request(s)" in out
-    text_hits = out.split('text query: "')[1].split("\n")
-    assert "sourdough.md" in text_hits[1]  # the best hit for a sourdough question
-    image_hits = out.split("image query:")[1].split("\n")
-    assert "sunset.png" in image_hits[1]  # the best hit for an orange-sky photo
-    assert "re-indexing the unchanged corpus: 0 requests, 8 cache hits" in out
+    assert "indexed 8 files (11 pieces), 0 unchanged, 0 removed, 0 skipped, 0 failed" in out
+    assert "Re-indexed unchanged: 0 requests" in out
+    answers = _answers(out)
+    assert len(answers) == 3
+    lighthouse = answers["When was the lighthouse built?"]
+    assert lighthouse.split("Hits:\n")[1].startswith("  1. pdf_page  lighthouse-guide.pdf, page 1")
+    assert "built in 1874" in lighthouse
+    ferry = answers["When does the ferry leave for Seal Island?"]
+    assert "  1. text      ferry.md" in ferry and "9:15" in ferry
+    orange = answers["Which picture or video clip shows an orange sky?"]
+    top = orange.split("Hits:\n")[1].splitlines()[:2]
+    assert "harbour-webcam.mp4 00:04–00:08" in top[0]  # the dusk half of the video
+    assert "image     sunset.png" in top[1]
+    assert (
+        "Mostly orange: Source [1]: harbour-webcam.mp4 00:04–00:08; Source [2]: sunset.png"
+        in orange
+    )
+
+
+def test_demo_live_without_a_key_says_what_to_do(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("GEMINI_API_KEY", raising=False)
+    monkeypatch.delenv("GOOGLE_API_KEY", raising=False)
+    assert main(["demo", "--live"]) == 1
+    assert "needs a Gemini API key: set GEMINI_API_KEY" in capsys.readouterr().out
+
+
+def test_readme_shows_the_demo_output_exactly(capsys: pytest.CaptureFixture[str]) -> None:
+    readme = (Path(__file__).parents[1] / "README.md").read_text("utf-8")
+    shown = readme.split("<!-- demo-output -->\n```text\n", 1)[1].split("```", 1)[0]
+    assert main(["demo"]) == 0
+    assert capsys.readouterr().out == shown
 
 
 def test_emulator_subcommand_passes_its_options_through() -> None:

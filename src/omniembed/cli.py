@@ -1,4 +1,4 @@
-"""The `omniembed` command: `demo` and `emulator` (index/ask arrive with the CLI issue)."""
+"""The `omniembed` command: `demo`, `emulator`, `index` and `ask`."""
 
 from __future__ import annotations
 
@@ -14,9 +14,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("demo", help="offline end-to-end demo on the built-in emulator")
+    demo = commands.add_parser("demo", help="offline end-to-end demo on the built-in emulator")
+    demo.add_argument(
+        "--live", action="store_true", help="run against the real Gemini API (GEMINI_API_KEY)"
+    )
     # The emulator parses its own options (its --help included).
     commands.add_parser("emulator", help="run the offline Gemini/Vertex emulator", add_help=False)
+    from .rag.commands import add_ask_parser, add_index_parser
+
+    add_index_parser(commands)
+    add_ask_parser(commands)
     args, rest = parser.parse_known_args(argv)
     if rest and args.command != "emulator":
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
@@ -27,7 +34,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "demo":
         from .demo import run_demo
 
-        return run_demo()
+        return run_demo(live=args.live)
+    if args.command in ("index", "ask"):
+        from .rag.commands import run_ask, run_index
+
+        return run_index(args) if args.command == "index" else run_ask(args)
     from .emulator.__main__ import main as emulator_main
 
     return emulator_main(rest)

@@ -90,7 +90,7 @@ def test_video_is_processing_then_active_and_usable(emulator: Emulator) -> None:
         video_metadata=types.VideoMetadata(start_offset="0s", end_offset="2s", fps=2),
     )
     answer = client.models.generate_content(model="gemini-2.5-flash", contents=[part, "Describe"])
-    assert (answer.text or "").endswith("[seen: video/mp4 0s-2s at 2 fps]")
+    assert (answer.text or "").endswith("[seen: video/mp4 0s-2s at 2 fps, mostly red]")
 
 
 def test_list_pages(emulator: Emulator) -> None:

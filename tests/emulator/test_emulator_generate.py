@@ -89,7 +89,8 @@ def test_media_parts_are_seen(http: httpx.Client) -> None:
     text = text_of(body)
     assert text.startswith("Zebras are striped animals.")
     assert text.endswith(
-        "[seen: image/png 32x16; application/pdf 2 pages; video/mp4 1s-3s at 2 fps; audio/wav 1s]"
+        "[seen: image/png 32x16, mostly red; application/pdf 2 pages; "
+        "video/mp4 1s-3s at 2 fps, mostly red; audio/wav 1s]"
     )
     details = {
         d["modality"]: d.get("tokenCount", 0) for d in body["usageMetadata"]["promptTokensDetails"]
@@ -406,7 +407,7 @@ def test_vertex_generate_and_gs_uris(emulator: Emulator, http: httpx.Client) -> 
         ]
     }
     body = http.post(f"{VERTEX}:generateContent", json=request).json()
-    assert text_of(body).endswith("[seen: image/png 20x10]")
+    assert text_of(body).endswith("[seen: image/png 20x10, mostly red]")
     assert body["usageMetadata"]["trafficType"] == "ON_DEMAND"
     assert "createTime" in body
 

@@ -108,8 +108,8 @@ def test_every_part_kind(emulator: Emulator) -> None:
         ],
     )
     assert response.text == (
-        "Owls hunt at night. [seen: image/jpeg 40x30; application/pdf 1 page; "
-        "video/mp4 1s-3s at 1 fps; audio/wav 2s; text/plain 18 bytes]"
+        "Owls hunt at night. [seen: image/jpeg 40x30, mostly red; application/pdf 1 page; "
+        "video/mp4 1s-3s at 1 fps, mostly red; audio/wav 2s; text/plain 18 bytes]"
     )
 
 

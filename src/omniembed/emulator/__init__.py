@@ -12,6 +12,16 @@ Vectors and answers are deterministic stand-ins, not a model.
 
 from __future__ import annotations
 
+try:
+    import aiohttp  # noqa: F401
+    import numpy  # noqa: F401
+except ImportError as exc:  # the server and its stand-in vectors need the extra
+    from ..errors import MissingDependencyError
+
+    raise MissingDependencyError(
+        f"the emulator needs {exc.name}; install it with: pip install 'omniembed[emulator]'"
+    ) from exc
+
 from .faults import FAULT_KINDS
 from .records import RequestRecord
 from .server import Emulator

@@ -10,12 +10,16 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from ..errors import OmniEmbedError
 from ..media import Media
 from ..probe import image_size, media_duration_sec
+from .colours import dominant_colour
 from .contents import PDFIUM_LOCK
 from .generate_request import Blob, Clip
 from .proto_json import Violation
+from .vectors import clip_thumbnails, image_thumbnail
 
 TOKENS_PER_IMAGE = 258
 TOKENS_PER_PDF_PAGE = 258
@@ -29,6 +33,10 @@ class Seen:
     note: str
     tokens: dict[str, int] = field(default_factory=dict)
     text: str = ""
+    #: The dominant named colour of an image or video clip.
+    colour: str | None = None
+    #: The text part right before this media part in its turn (e.g. "Source [2]: a.png").
+    label: str = ""
 
 
 def see(blob: Blob, path: str) -> Seen:
@@ -42,7 +50,9 @@ def see(blob: Blob, path: str) -> Seen:
             return Seen(f"{mime} {len(blob.data)} bytes", {}, text)
         if mime.startswith("image/"):
             width, height = image_size(Media.from_bytes(blob.data, mime))
-            return Seen(f"{mime} {width}x{height}", {"IMAGE": TOKENS_PER_IMAGE})
+            colour = dominant_colour(image_thumbnail(blob.data))
+            note = f"{mime} {width}x{height}, mostly {colour}"
+            return Seen(note, {"IMAGE": TOKENS_PER_IMAGE}, colour=colour)
         if mime == "application/pdf":
             pages, text = _pdf(blob.data)
             plural = "s" if pages != 1 else ""
@@ -58,10 +68,10 @@ def see(blob: Blob, path: str) -> Seen:
         return Seen(
             f"{mime} {_secs(seconds)}", {"AUDIO": math.ceil(seconds * TOKENS_PER_AUDIO_SECOND)}
         )
-    return _video(mime, seconds, blob.clip or Clip(), path)
+    return _video(mime, blob.data, seconds, blob.clip or Clip(), path)
 
 
-def _video(mime: str, seconds: float, clip: Clip, path: str) -> Seen:
+def _video(mime: str, data: bytes, seconds: float, clip: Clip, path: str) -> Seen:
     start = clip.start or 0.0
     end = min(clip.end, seconds) if clip.end is not None else seconds
     if start >= seconds:
@@ -73,7 +83,9 @@ def _video(mime: str, seconds: float, clip: Clip, path: str) -> Seen:
     # The service lists an AUDIO entry for every video; the stand-in does not decode the
     # sound track, so it counts 0 tokens (proto3 then omits tokenCount, as recorded).
     tokens = {"VIDEO": frames * TOKENS_PER_VIDEO_FRAME, "AUDIO": 0}
-    return Seen(f"{mime} {_secs(start)}-{_secs(end)} at {fps:g} fps", tokens)
+    colour = dominant_colour(np.concatenate(clip_thumbnails(data, start, end)))
+    note = f"{mime} {_secs(start)}-{_secs(end)} at {fps:g} fps, mostly {colour}"
+    return Seen(note, tokens, colour=colour)
 
 
 def _pdf(data: bytes) -> tuple[int, str]:

@@ -4,8 +4,10 @@ Not a model. The rules (also in docs/emulator.md):
 
 - Text: the context sentence (system instruction, every user turn's text, text files, PDF
   page text, function results) sharing the most content words with the last user question,
-  followed by a note of the media seen, e.g. ``[seen: image/png 64x64; video/mp4 0s-4s at
-  1 fps]``. After a ``functionResponse`` the answer quotes the function's result.
+  followed by a note of the media seen, e.g. ``[seen: image/png 64x64, mostly blue;
+  video/mp4 0s-4s at 1 fps, mostly orange]``. A question naming a colour is answered with
+  the media seen in that colour, by the text label right before each. After a
+  ``functionResponse`` the answer quotes the function's result.
 - Function calling: see `choose_function`; ``args`` come from `schema_synth`.
 - ``application/json``: an instance of the response schema; without one, an object with
   the keys the question quotes (JSON mode: "a JSON with 'setup' and 'punchline' keys"),
@@ -19,6 +21,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from .colours import colour_words
 from .generate_media import Seen
 from .generate_request import FunctionCall, FunctionDecl, FunctionResponse, GenerateRequest, Text
 from .prompt_words import content_words, quoted, sentences
@@ -46,7 +49,7 @@ def answer(request: GenerateRequest, seen: list[Seen]) -> Answer:
     if results:
         text = " ".join(f"{r.name} returned {_render(r.response)}." for r in results)
     else:
-        text = grounded_sentence(request, seen, question)
+        text = _by_colour(question, seen) or grounded_sentence(request, seen, question)
     notes = [s.note for s in seen if s.note]
     if notes:
         text = f"{text} [seen: {'; '.join(notes)}]".strip()
@@ -79,12 +82,28 @@ def all_text(request: GenerateRequest) -> str:
     return "\n".join(texts)
 
 
+def _focus(question: str) -> str:
+    """The question itself: the turn's last sentence ending in "?", else its last line
+    (earlier lines are context)."""
+    asked = [s for s in sentences(question) if s.endswith("?")]
+    lines = [line for line in question.splitlines() if line.strip()]
+    return asked[-1] if asked else (lines[-1] if lines else question)
+
+
+def _by_colour(question: str, seen: list[Seen]) -> str:
+    """For a question naming colours: the media seen in those colours, by their labels."""
+    wanted = colour_words(_focus(question))
+    matches = [s for s in seen if s.colour is not None and s.colour in wanted]
+    if not matches:
+        return ""
+    names = "; ".join(s.label or s.note.split(",")[0] for s in matches)
+    return f"Mostly {' or '.join(wanted)}: {names}."
+
+
 def grounded_sentence(request: GenerateRequest, seen: list[Seen], question: str) -> str:
     """The context sentence that best overlaps the question's content words."""
     asked = [s for s in sentences(question) if s.endswith("?")]
-    # Without a "?", the question is the turn's last line (earlier lines are context).
-    lines = [line for line in question.splitlines() if line.strip()]
-    focus = asked[-1] if asked else (lines[-1] if lines else question)
+    focus = _focus(question)
     wanted = set(content_words(focus))
     context: list[str] = list(request.system)
     for turn in request.turns:

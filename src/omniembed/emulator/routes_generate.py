@@ -11,9 +11,9 @@ import base64
 import hashlib
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any
 
@@ -85,13 +85,19 @@ def stream_generate_content(call: Call, body: Any, sources: Sources) -> list[dic
     return _chunks(_run(call, body, sources))
 
 
+def _label(parts: Sequence[object], index: int) -> str:
+    """The text right before a media part, if that is what precedes it."""
+    before = parts[index - 1] if index > 0 else None
+    return before.text.strip() if isinstance(before, Text) else ""
+
+
 def _run(call: Call, body: Any, sources: Sources) -> _Outcome:
     backend: Backend = "vertex" if call.api == "vertex" else "gemini"
     model = _model_or_404(call, backend)
     with _violations(backend):
         request = parse_request(body, model, backend, _resolver(backend, sources))
         seen = [
-            see(part, f"contents[{t}].parts[{p}]")
+            replace(see(part, f"contents[{t}].parts[{p}]"), label=_label(turn.parts, p))
             for t, turn in enumerate(request.turns)
             for p, part in enumerate(turn.parts)
             if isinstance(part, Blob)

@@ -18,7 +18,9 @@ a query and a document about the same words still score high. Images and video f
 become a 32x32 pixel descriptor (8x8 RGB thumbnail + colour histogram) projected with a
 seeded Gaussian matrix; a video is the mean of frames sampled about once a second. PDFs
 embed their page text (or, without text, their first page as an image). Audio uses byte
-statistics. Interleaved parts are summed, then normalized.
+statistics. Interleaved parts are summed, then normalized. The one bridge between text and
+pixels: a colour word in a text ("orange") adds the pixel vector of that colour (see
+`colours`), so offline, colour words find pictures and video segments of that colour.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..mime import Modality
+from .colours import colour_words, solid
 from .contents import PDFIUM_LOCK, MediaPart, Part, TextPart, UriPart, content_text
 from .models import EmbeddingModel
 from .tokens import pieces
@@ -46,6 +49,8 @@ Vector = npt.NDArray[np.float32]
 #: Weight of the task component against a unit content vector: cos(same text, two tasks)
 #: = 1 / (1 + W_TASK**2) ~ 0.94 because independent random directions are near-orthogonal.
 W_TASK = 0.25
+#: Weight of each colour word's pixel direction against the unit text vector.
+W_COLOUR = 0.6
 #: Weight of the title words against the unit text vector (a title counts a little).
 W_TITLE = 0.35
 #: Hash slots per word: two spread each word so collisions rarely cancel a match.
@@ -82,6 +87,7 @@ def content_vector(
     truncated = False
     if any(isinstance(p, TextPart) for p in parts):
         text_vec, truncated = text_vector(space, dim, body, model.max_tokens)
+        text_vec = _with_colours(text_vec, body, dim)
         if title:
             text_vec = _unit(text_vec + W_TITLE * text_vector(space, dim, title, None)[0])
         components.append(text_vec)
@@ -95,6 +101,22 @@ def content_vector(
         vector = _unit(vector + W_TASK * _seeded_unit(f"task|{space}|{task.lower()}", dim))
     vector.flags.writeable = False
     return vector, truncated
+
+
+def _with_colours(vector: Vector, text: str, dim: int) -> Vector:
+    """Add the pixel direction of each colour the text names (see `colours`)."""
+    names = colour_words(text)
+    if not names:
+        return vector
+    return _unit(vector + W_COLOUR * np.sum([colour_vector(n, dim) for n in names], axis=0))
+
+
+@lru_cache(maxsize=256)
+def colour_vector(name: str, dim: int) -> Vector:
+    """The pixel vector of a solid image of a named colour."""
+    vector = project_pixels(pixel_descriptor(solid(name, _THUMB)), dim)
+    vector.flags.writeable = False
+    return vector
 
 
 def split_task_prefix(text: str) -> tuple[str | None, str | None, str]:
@@ -209,7 +231,7 @@ def media_vector(part: MediaPart, model: EmbeddingModel) -> Vector:
 def _compute_media_vector(part: MediaPart, model: EmbeddingModel) -> Vector:
     dim = model.dims
     if part.modality is Modality.IMAGE:
-        return _project("pixels", pixel_descriptor(_image_thumbnail(part.data)), dim)
+        return _project("pixels", pixel_descriptor(image_thumbnail(part.data)), dim)
     if part.modality is Modality.VIDEO:
         return _project("pixels", _video_descriptor(part.data, part.seconds or 0.0), dim)
     if part.modality is Modality.DOCUMENT:
@@ -230,7 +252,7 @@ def image_vector(data: bytes, dim: int) -> Vector:
     digest = hashlib.blake2b(data, digest_size=16).hexdigest()
     key = (digest, "image-pixels", str(dim))
     return _MEDIA_CACHE.get_or_compute(
-        key, lambda: project_pixels(pixel_descriptor(_image_thumbnail(data)), dim)
+        key, lambda: project_pixels(pixel_descriptor(image_thumbnail(data)), dim)
     )
 
 
@@ -274,7 +296,7 @@ def pixel_descriptor(rgb: npt.NDArray[np.uint8]) -> Vector:
     return np.concatenate([thumb.ravel(), 3.0 * (histogram - 1.0 / 64)]).astype(np.float32)
 
 
-def _image_thumbnail(data: bytes) -> npt.NDArray[np.uint8]:
+def image_thumbnail(data: bytes) -> npt.NDArray[np.uint8]:
     from PIL import Image  # the media extra; imported late so importing the emulator is cheap
 
     with Image.open(io.BytesIO(data)) as image:
@@ -335,6 +357,30 @@ def segment_descriptors(
         else:
             out.append(np.mean(descriptors, axis=0, dtype=np.float32))
     return out
+
+
+def clip_thumbnails(
+    data: bytes, start: float, end: float, max_samples: int = 4
+) -> list[npt.NDArray[np.uint8]]:
+    """Thumbnails of up to ``max_samples`` frames inside ``[start, end)`` (at least one)."""
+    import av  # the media extra
+
+    step = max(0.0, end - start) / max_samples
+    wanted = [start + (i + 0.5) * step for i in range(max_samples)]
+    out: list[npt.NDArray[np.uint8]] = []
+    last: Any = None
+    with av.open(io.BytesIO(data), mode="r") as container:
+        for frame in container.decode(container.streams.video[0]):
+            last = frame
+            if frame.time is not None and wanted and frame.time >= wanted[0]:
+                out.append(_frame_rgb(frame))
+                while wanted and frame.time >= wanted[0]:
+                    wanted.pop(0)
+            if not wanted:
+                break
+    if not out and last is not None:
+        out.append(_frame_rgb(last))
+    return out or [np.zeros((_THUMB, _THUMB, 3), dtype=np.uint8)]
 
 
 def _frame_rgb(frame: Any) -> npt.NDArray[np.uint8]:

@@ -1,0 +1,7 @@
+"""``python -m omniembed``: the same as the ``omniembed`` command."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,14 @@
+"""Defaults shared by the API and the CLI (a light module: the CLI parser imports it)."""
+
+from __future__ import annotations
+
+PROVIDERS = ("gemini", "vertex", "dashscope")
+DEFAULT_MODELS = {
+    "gemini": "gemini-embedding-2",
+    "vertex": "multimodalembedding@001",
+    "dashscope": "tongyi-embedding-vision-plus",
+}
+DEFAULT_LLM_MODEL = "gemini-2.5-flash"
+#: Hits per retrieval group (text; images and PDF pages; video and audio).
+DEFAULT_TOP_K = 2
+DEFAULT_VIDEO_INTERVAL_SEC = 4.0

@@ -1,0 +1,210 @@
+"""Which embedder a store uses, how to build it again, and what it can embed.
+
+The store's manifest keeps `EmbedderSettings` (never credentials or the base URL), so
+`ask` rebuilds the same model for the query against whatever endpoint it is given.
+"""
+
+from __future__ import annotations
+
+import os
+import urllib.parse
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigurationError
+from ..providers.base import Embedder
+from .defaults import DEFAULT_MODELS, PROVIDERS
+
+VERTEX_MULTIMODAL = "multimodalembedding@001"
+#: Sent when a base URL (emulator, proxy) is given without credentials: the emulator
+#: accepts any key unless configured otherwise, and a real endpoint rejects it clearly.
+PLACEHOLDER_KEY = "omniembed-placeholder"
+ACCESS_TOKEN_ENV = "GOOGLE_ACCESS_TOKEN"
+GEMINI_KEY_ENVS = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
+
+# Chunk bounds in characters. Retrieval works best on paragraph-sized chunks; Vertex's
+# multimodalembedding@001 reads only 32 tokens of text (~4 characters per token).
+_TEXT_CHARS = 1500
+_VERTEX_TEXT_CHARS = 120
+
+
+@dataclass(frozen=True)
+class EmbedderSettings:
+    """The model a store was built with: enough to embed a query the same way."""
+
+    provider: str
+    model: str
+    dimension: int | None = None
+    #: Vertex AI only (not secrets): the defaults `ask` uses for the query and the LLM.
+    project: str | None = None
+    location: str | None = None
+
+    @classmethod
+    def resolve(
+        cls,
+        provider: str,
+        model: str | None = None,
+        dimension: int | None = None,
+        project: str | None = None,
+        location: str | None = None,
+    ) -> EmbedderSettings:
+        if provider not in PROVIDERS:
+            raise ConfigurationError(
+                f"unknown provider {provider!r}; use one of {', '.join(PROVIDERS)}"
+            )
+        if provider != "vertex":
+            project = location = None
+        else:
+            project = project or os.environ.get("GOOGLE_CLOUD_PROJECT")
+            location = location or os.environ.get("GOOGLE_CLOUD_LOCATION") or "us-central1"
+        return cls(provider, model or DEFAULT_MODELS[provider], dimension, project, location)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> EmbedderSettings:
+        return cls(
+            provider=str(data["provider"]),
+            model=str(data["model"]),
+            dimension=data.get("dimension"),
+            project=data.get("project"),
+            location=data.get("location"),
+        )
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What the indexer may send this embedder."""
+
+    text_chars: int
+    images: bool
+    video: bool
+    audio: bool
+    #: A PDF page's text and rendered image go in as ONE fused input (one vector).
+    fused_pages: bool
+    min_video_interval_sec: float = 0.0
+
+
+def build_embedder(
+    settings: EmbedderSettings,
+    *,
+    base_url: str | None = None,
+    api_key: str | None = None,
+    access_token: str | None = None,
+    cache: str | os.PathLike[str] | Path | None = None,
+    requests_per_minute: float | None = None,
+    max_concurrency: int | None = None,
+) -> Embedder:
+    """The embedder for ``settings``; credentials come from the arguments or the
+    environment, and a placeholder is used with ``base_url`` when there are none."""
+    runtime: dict[str, Any] = {"cache": cache}
+    if requests_per_minute is not None:
+        runtime["requests_per_minute"] = requests_per_minute or None
+    if max_concurrency is not None:
+        runtime["max_concurrency"] = max_concurrency
+    if settings.provider == "gemini":
+        from ..providers.gemini import GeminiEmbedder
+
+        key = api_key or _env(*GEMINI_KEY_ENVS) or (PLACEHOLDER_KEY if base_url else None)
+        return GeminiEmbedder(
+            settings.model,
+            api_key=key,
+            vertexai=False,
+            base_url=base_url,
+            output_dimensionality=settings.dimension,
+            **runtime,
+        )
+    if settings.provider == "vertex":
+        token = access_token or _env(ACCESS_TOKEN_ENV)
+        if token is None and api_key is None and base_url:
+            token = PLACEHOLDER_KEY
+        if settings.model == VERTEX_MULTIMODAL:
+            from ..providers.vertex_multimodal import VertexMultimodalEmbedder
+
+            if settings.dimension is not None:
+                runtime["dimension"] = settings.dimension
+            return VertexMultimodalEmbedder(
+                project=settings.project,
+                location=settings.location,
+                access_token=token,
+                base_url=base_url,
+                **runtime,
+            )
+        from ..providers.gemini import GeminiEmbedder
+
+        return GeminiEmbedder(
+            settings.model,
+            vertexai=True,
+            api_key=api_key if token is None else None,  # an express-mode key
+            access_token=token,
+            project=settings.project,
+            location=settings.location,
+            base_url=base_url,
+            output_dimensionality=settings.dimension,
+            **runtime,
+        )
+    from ..providers.dashscope import DashScopeEmbedder
+
+    key = api_key or _env("DASHSCOPE_API_KEY") or (PLACEHOLDER_KEY if base_url else None)
+    return DashScopeEmbedder(
+        settings.model,
+        api_key=key,
+        base_url=dashscope_base_url(base_url),
+        dimension=settings.dimension,
+        **runtime,
+    )
+
+
+def close_embedder(embedder: Embedder) -> None:
+    """Release the connection pools of the embedders that keep them."""
+    close = getattr(embedder, "close", None)
+    if callable(close):
+        close()
+
+
+def dashscope_base_url(base_url: str | None) -> str | None:
+    """A bare ``scheme://host:port`` gets DashScope's ``/api/v1`` path (the emulator's
+    layout); a URL with a path is used as given."""
+    if base_url is None:
+        return None
+    parsed = urllib.parse.urlsplit(base_url)
+    if parsed.path.strip("/"):
+        return base_url.rstrip("/")
+    return base_url.rstrip("/") + "/api/v1"
+
+
+def capabilities(embedder: Embedder) -> Capabilities:
+    """What ``embedder``'s model embeds, from the provider's own model tables."""
+    from ..providers.gemini import GeminiEmbedder
+
+    if isinstance(embedder, GeminiEmbedder):
+        multimodal = embedder.spec.multimodal
+        return Capabilities(_TEXT_CHARS, multimodal, multimodal, multimodal, multimodal)
+    from ..providers.vertex_multimodal import (
+        MIN_INTERVAL_SEC,
+        VIDEO_DIMENSION,
+        VertexMultimodalEmbedder,
+    )
+
+    if isinstance(embedder, VertexMultimodalEmbedder):
+        # Video vectors are always 1,408-dimensional: they fit one collection only with
+        # text and image vectors of the same size.
+        video = embedder.dimension == VIDEO_DIMENSION
+        return Capabilities(
+            _VERTEX_TEXT_CHARS, True, video, False, False, min_video_interval_sec=MIN_INTERVAL_SEC
+        )
+    from ..providers.dashscope import DashScopeEmbedder
+
+    if isinstance(embedder, DashScopeEmbedder):
+        return Capabilities(_TEXT_CHARS, True, True, False, embedder.spec.fused)
+    raise ConfigurationError(f"no indexing rules for {type(embedder).__name__}")
+
+
+def _env(*names: str) -> str | None:
+    for name in names:
+        value = os.environ.get(name)
+        if value:
+            return value
+    return None

@@ -1,0 +1,92 @@
+"""The store manifest: which model built the store and which file versions it holds.
+
+Written atomically (a temporary file renamed over the old one) after every group of
+files, so a run killed at any moment leaves the last complete manifest behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigurationError
+from .embedders import EmbedderSettings
+
+FORMAT = 1
+MANIFEST_NAME = "manifest.json"
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """One indexed file: its content hash, stat (a fast unchanged check), piece count and
+    the fingerprint of the settings that shaped its pieces (chunk size, video interval)."""
+
+    sha256: str
+    size: int
+    mtime_ns: int
+    pieces: int
+    plan: str
+
+
+@dataclass
+class Manifest:
+    embedder: EmbedderSettings
+    root: str
+    vector_size: int | None = None
+    files: dict[str, FileEntry] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "embedder": self.embedder.to_json(),
+            "root": self.root,
+            "vector_size": self.vector_size,
+            "files": {k: asdict(v) for k, v in sorted(self.files.items())},
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Manifest:
+        if data.get("format") != FORMAT:
+            raise ConfigurationError(
+                f"the store manifest has format {data.get('format')!r}; this omniembed "
+                f"reads format {FORMAT}. Re-index into a new --store folder"
+            )
+        return cls(
+            embedder=EmbedderSettings.from_json(data["embedder"]),
+            root=str(data["root"]),
+            vector_size=data.get("vector_size"),
+            files={k: FileEntry(**v) for k, v in data.get("files", {}).items()},
+        )
+
+    def save(self, directory: Path) -> None:
+        text = json.dumps(self.to_json(), indent=2, sort_keys=True)
+        fd, tmp = tempfile.mkstemp(prefix=".manifest-", suffix=".tmp", dir=directory)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(text)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, directory / MANIFEST_NAME)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    @classmethod
+    def load(cls, directory: Path) -> Manifest | None:
+        """The manifest in ``directory``, or None when there is none."""
+        path = directory / MANIFEST_NAME
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        try:
+            return cls.from_json(json.loads(text))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ConfigurationError(
+                f"{path} is not a valid omniembed store manifest ({exc}); re-index into a new "
+                "--store folder"
+            ) from exc

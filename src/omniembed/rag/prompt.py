@@ -1,0 +1,70 @@
+"""The user turn for the LLM: each retrieved medium right after its "Source [n]" label,
+then the retrieved text, then the question."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+from ..generation import MediaPart, Message, Part
+from ..media import Media
+from .hits import Hit
+
+logger = logging.getLogger("omniembed.rag")
+
+SYSTEM = (
+    "Rely only on the numbered sources in the user's message (passages and attached media) "
+    "and cite them like [2]. If they do not contain the answer, say that you do not know."
+)
+_TEXT_MODALITIES = ("text", "pdf_page")
+
+
+def user_message(question: str, hits: Sequence[Hit], root: Path) -> Message:
+    """Labels and media interleaved (a label right before its medium lets the model tell
+    sources apart), then the text passages, then the question."""
+    parts: list[Part] = []
+    shown: set[tuple[object, ...]] = set()
+    for hit in hits:
+        key = (hit.source, hit.page, hit.start_offset_sec, hit.end_offset_sec)
+        if hit.modality == "text" or key in shown:
+            continue
+        media = _media(hit, root)
+        if media is None:
+            continue
+        shown.add(key)
+        parts += [f"Source [{hit.rank}]: {hit.citation}", media]
+    passages: list[str] = []
+    for hit in hits:
+        text = hit.text.strip()
+        if hit.modality in _TEXT_MODALITIES and text and text not in passages:
+            passages.append(f"[{hit.rank}] {hit.citation}: {text}")
+    if passages:
+        parts.append("Retrieved text:\n" + "\n".join(passages))
+    parts.append(f"Question: {question}")
+    return Message("user", parts)
+
+
+def _media(hit: Hit, root: Path) -> Part | None:
+    """The hit's medium from the indexed folder, or None (moved, changed, unreadable)."""
+    path = root / hit.source
+    try:
+        if hit.modality == "pdf_page":
+            return _page_image(path, hit.page or 1)
+        media = Media.from_path(path)
+        if hit.modality == "video":
+            # Only the matching stretch: the model watches the clip, not the whole file.
+            return MediaPart(media, hit.start_offset_sec, hit.end_offset_sec)
+        return media
+    except Exception as exc:  # the answer still gets the hit's text and citation
+        logger.warning("not attaching %s: %s", hit.citation, exc)
+        return None
+
+
+def _page_image(path: Path, page: int) -> Media:
+    from ..pdf import iter_pages
+    from .corpus import PAGE_DPI, PAGE_MAX_SIDE
+
+    media = Media.from_path(path)
+    [rendered] = iter_pages(media, dpi=PAGE_DPI, max_side=PAGE_MAX_SIDE, pages=[page])
+    return rendered.image_media()
