@@ -25,7 +25,7 @@ from .defaults import (
 )
 
 if TYPE_CHECKING:
-    from .ask import ask, search
+    from .answering import ask, search
     from .embedders import EmbedderSettings
     from .hits import Answer, Hit, format_answer, format_hit
     from .indexer import FileIssue, IndexReport, index_folder
@@ -33,8 +33,8 @@ if TYPE_CHECKING:
     from .store import Store, StoreBusyError, StoreNotFoundError
 
 _LAZY = {
-    "ask": ".ask",
-    "search": ".ask",
+    "ask": ".answering",
+    "search": ".answering",
     "EmbedderSettings": ".embedders",
     "Answer": ".hits",
     "Hit": ".hits",

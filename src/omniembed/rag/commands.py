@@ -137,7 +137,7 @@ def run_index(args: argparse.Namespace) -> int:
 
 
 def run_ask(args: argparse.Namespace) -> int:
-    from .ask import ask
+    from .answering import ask
     from .hits import format_answer
 
     try:
