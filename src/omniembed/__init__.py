@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import (
     AuthenticationError,
+    BatchJobError,
+    BatchJobTimeoutError,
     BlockedContentError,
     ConfigurationError,
     EmptyInputError,
@@ -69,6 +71,8 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "AuthenticationError",
+    "BatchJobError",
+    "BatchJobTimeoutError",
     "BlockedContentError",
     "ConfigurationError",
     "DashScopeEmbedder",

@@ -202,6 +202,34 @@ def _rebuild_blocked(
     )
 
 
+class BatchJobError(ServiceError):
+    """A batch job has no results: it failed, was cancelled, expired, or is not done yet."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        job_name: str | None = None,
+        state: str | None = None,
+        status_code: int | None = None,
+        status: str | None = None,
+    ):
+        super().__init__(message, status_code=status_code, status=status, provider="gemini")
+        self.job_name = job_name
+        self.state = state
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (type(self), self.message, self.job_name, self.state))
+
+
+class BatchJobTimeoutError(BatchJobError):
+    """`GeminiBatchJob.wait` ran out of time; the job goes on at the service."""
+
+
+def _rebuild(cls: type[BatchJobError], message: str, name: str, state: str) -> BatchJobError:
+    return cls(message, job_name=name, state=state)
+
+
 # --- partial results ---------------------------------------------------------------------
 
 

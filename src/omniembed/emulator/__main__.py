@@ -41,6 +41,18 @@ def build_parser() -> argparse.ArgumentParser:
         f"{', '.join(FAULT_SETTINGS)}=SECONDS; repeatable",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the random faults")
+    parser.add_argument(
+        "--file-processing-sec",
+        type=float,
+        default=0.3,
+        help="how long uploaded videos/audio stay PROCESSING in the Files API",
+    )
+    parser.add_argument(
+        "--batch-step-sec",
+        type=float,
+        default=0.2,
+        help="how long a batch job spends in each state (PENDING, RUNNING)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log every request")
     return parser
 
@@ -76,6 +88,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             faults=faults or None,
             api_key=args.api_key,
             seed=args.seed,
+            file_processing_sec=args.file_processing_sec,
+            batch_step_sec=args.batch_step_sec,
         )
         emulator.start()
     except (ValueError, OSError, OverflowError) as exc:  # OverflowError: a port > 65535

@@ -31,10 +31,11 @@ from aiohttp import web
 
 from . import routes_gemini, routes_generate, routes_vertex
 from .auth import check_auth
+from .batches import BatchStore
 from .dashscope_errors import JSON_CONTENT_TYPE as DASHSCOPE_JSON
 from .dashscope_errors import dashscope_body, rate_quota
 from .faults import FaultPlan, fault_setting
-from .files_api import FilesRequest, FileStore
+from .files_api import FilesRequest, FileStore, Reply
 from .gcs import gcs_response
 from .google_errors import (
     JSON_CONTENT_TYPE,
@@ -49,6 +50,7 @@ from .jsonio import dumps
 from .models import MAX_GEMINI_REQUEST_BYTES
 from .quotas import QuotaBook
 from .records import RequestLog, RequestRecord
+from .routes_batches import BATCH_ROUTES, DOWNLOAD_ROUTE, BatchService
 from .routes_dashscope import DashScopeCall, DashScopeService
 from .routing import FILES_ROUTES, Call, is_dashscope_path, resolve
 
@@ -76,6 +78,7 @@ class Settings(Protocol):
     faults: Mapping[str, float] | None
     api_key: str | None
     file_processing_sec: float
+    batch_step_sec: float
 
     @property
     def gcs_objects(self) -> Mapping[str, bytes]: ...
@@ -103,6 +106,7 @@ class Dispatcher:
         quotas: QuotaBook,
         dashscope: DashScopeService | None = None,
         files: FileStore | None = None,
+        batches: BatchStore | None = None,
     ) -> None:
         self._settings = settings
         self._log = log
@@ -110,6 +114,7 @@ class Dispatcher:
         self._quotas = quotas
         self._dashscope = dashscope or DashScopeService()
         self._files = files or FileStore()
+        self._batches = BatchService(batches or BatchStore(self._files), self._files)
 
     def application(self) -> web.Application:
         app = web.Application(client_max_size=MAX_BODY_BYTES)
@@ -225,6 +230,11 @@ class Dispatcher:
             )
         if json_error is not None:
             raise invalid_argument(json_error)
+        if call.route in BATCH_ROUTES or call.route == DOWNLOAD_ROUTE:
+            reply = await loop.run_in_executor(
+                None, _run_batches, self._batches, call, record.query, parsed, settings
+            )
+            return web.Response(status=reply.status, body=reply.body, headers=reply.headers)
         if call.route in routes_generate.GENERATE_ROUTES:
             return await self._generate(call, record, parsed)
         handler = HANDLERS[(call.api, call.route)]
@@ -253,6 +263,18 @@ class Dispatcher:
 def _run_handler(handler: Callable[[Call, Any], Any], call: Call, body: Any) -> bytes:
     try:
         return dumps(handler(call, {} if body is None else body))
+    except GoogleError:
+        raise
+    except Exception as exc:  # a bug in the emulator: answer like Google, log the traceback
+        logger.exception("emulator handler %s failed", call.route)
+        raise internal(f"omniembed emulator error in {call.route}: {exc!r}") from exc
+
+
+def _run_batches(
+    service: BatchService, call: Call, query: Mapping[str, str], body: Any, settings: Settings
+) -> Reply:
+    try:
+        return service.handle(call, query, body, settings.batch_step_sec)
     except GoogleError:
         raise
     except Exception as exc:  # a bug in the emulator: answer like Google, log the traceback

@@ -130,6 +130,11 @@ class FileStore:
         with self._lock:
             return list(self._files)
 
+    def add(self, stored: StoredFile) -> None:
+        """Store a file the emulator made itself (e.g. a batch job's output)."""
+        with self._lock:
+            self._files[stored.name] = stored
+
     def get(self, name: str) -> StoredFile | None:
         with self._lock:
             return self._files.get(name if name.startswith("files/") else f"files/{name}")

@@ -32,7 +32,7 @@ _EMBED_FIELDS = ("model", "content", "taskType", "title", "outputDimensionality"
 
 
 def batch_embed_contents(call: Call, body: Any) -> dict[str, Any]:
-    model = _model_or_404(call, "embedContent")
+    model = model_or_404(call, "embedContent")
     with _violations("BatchEmbedContentsRequest"):
         fields = read_fields(body, "", ("requests",))
         raw = as_list(fields.get("requests", []), "requests")
@@ -43,7 +43,7 @@ def batch_embed_contents(call: Call, body: Any) -> dict[str, Any]:
                 "requests", f"at most {MAX_BATCH_REQUESTS} requests can be in one batch"
             )
         requests = [
-            _embed_request(item, f"requests[{i}]", model, call, model_required=True)
+            embed_request(item, f"requests[{i}]", model, call, model_required=True)
             for i, item in enumerate(raw)
         ]
         results = [embed(model, request) for request in requests]
@@ -54,9 +54,9 @@ def batch_embed_contents(call: Call, body: Any) -> dict[str, Any]:
 
 
 def embed_content(call: Call, body: Any) -> dict[str, Any]:
-    model = _model_or_404(call, "embedContent")
+    model = model_or_404(call, "embedContent")
     with _violations("EmbedContentRequest"):
-        request = _embed_request(body, "", model, call, model_required=False)
+        request = embed_request(body, "", model, call, model_required=False)
         result = embed(model, request)
     response: dict[str, Any] = {"embedding": {"values": result.values}}
     if model.usage_metadata:
@@ -65,7 +65,7 @@ def embed_content(call: Call, body: Any) -> dict[str, Any]:
 
 
 def count_tokens(call: Call, body: Any) -> dict[str, Any]:
-    model = _model_or_404(call, "countTokens")
+    model = model_or_404(call, "countTokens")
     with _violations("CountTokensRequest"):
         fields = read_fields(body, "", ("contents", "generateContentRequest"))
         path = "contents"
@@ -96,7 +96,7 @@ def count_tokens(call: Call, body: Any) -> dict[str, Any]:
 
 
 def get_model(call: Call, body: Any) -> dict[str, Any]:
-    return describe(_model_or_404(call, "getModel"))
+    return describe(model_or_404(call, "getModel"))
 
 
 def list_models(call: Call, body: Any) -> dict[str, Any]:
@@ -125,7 +125,7 @@ HANDLERS: dict[str, Handler] = {
 }
 
 
-def _embed_request(
+def embed_request(
     value: object, path: str, model: EmbeddingModel, call: Call, *, model_required: bool
 ) -> EmbedRequest:
     fields = read_fields(value, path, _EMBED_FIELDS)
@@ -157,7 +157,7 @@ def _usage(results: list[EmbedResult]) -> dict[str, Any]:
     }
 
 
-def _model_or_404(call: Call, method: str) -> EmbeddingModel:
+def model_or_404(call: Call, method: str) -> EmbeddingModel:
     model = gemini_model(call.model or "")
     if model is None:
         raise not_found(

@@ -5,7 +5,10 @@ Gemini API: ``/{v1beta|v1}/models/{model}:{action}``, ``GET /{ver}/models/{model
 google/models/{model}:{action}`` and the express-mode form without project and location
 (google-genai with ``vertexai=True`` and an API key). Gemini API Files API: ``POST
 /upload/{ver}/files`` (``uploadFile``; with ``?upload_id=`` the session's data,
-``uploadFileData``), ``GET /{ver}/files[/{id}]``, ``DELETE /{ver}/files/{id}``.
+``uploadFileData``), ``GET /{ver}/files[/{id}]``, ``DELETE /{ver}/files/{id}``, and
+``GET [/download]/{ver}/files/{id}:download`` (``downloadFile``, generated files only).
+Batch jobs: ``POST /{ver}/models/{model}:asyncBatchEmbedContent``, ``GET /{ver}/batches
+[/{id}]``, ``POST /{ver}/batches/{id}:cancel``, ``DELETE /{ver}/batches/{id}``.
 DashScope: ``POST /api/v1/services/embeddings/multimodal-embedding/multimodal-embedding``,
 ``GET /api/v1/uploads`` (upload policy) and ``POST /oss-upload`` (the emulator's stand-in
 for the OSS upload host).
@@ -21,7 +24,10 @@ from typing import Literal
 Api = Literal["gemini", "vertex", "dashscope", "gcs"]
 
 GENERATE_ACTIONS = frozenset({"generateContent", "streamGenerateContent"})
-GEMINI_ACTIONS = frozenset({"batchEmbedContents", "embedContent", "countTokens"}) | GENERATE_ACTIONS
+GEMINI_ACTIONS = (
+    frozenset({"batchEmbedContents", "embedContent", "countTokens", "asyncBatchEmbedContent"})
+    | GENERATE_ACTIONS
+)
 VERTEX_ACTIONS = frozenset({"predict", "embedContent", "batchEmbedContents"}) | GENERATE_ACTIONS
 #: Files API routes (the Gemini API only; ``v1beta`` and ``v1``, which google-genai 3.x uses
 #: by default).
@@ -33,6 +39,9 @@ _GEMINI_MODELS = re.compile(r"^/(v1beta|v1)/models/?$")
 _UPLOAD_FILES = re.compile(r"^/upload/(v1beta|v1)/files/?$")
 _FILES = re.compile(r"^/(v1beta|v1)/files/?$")
 _FILE = re.compile(r"^/(v1beta|v1)/files/([a-z0-9-]+)$")
+_FILE_DOWNLOAD = re.compile(r"^(?:/download)?/(v1beta|v1)/files/([a-z0-9-]+):download$")
+_BATCHES = re.compile(r"^/(v1beta|v1)/batches/?$")
+_BATCH = re.compile(r"^/(v1beta|v1)/batches/([^/:]+)(:cancel)?$")
 _VERTEX_ACTION = re.compile(
     r"^/(v1|v1beta1)/(?:projects/([^/]+)/locations/([^/]+)/)?"
     r"publishers/google/models/([^/:]+):([A-Za-z]+)$"
@@ -49,14 +58,15 @@ class Call:
 
     api: Api
     #: Short route name: batchEmbedContents, embedContent, countTokens, generateContent,
-    #: streamGenerateContent, predict, getModel, listModels, the `FILES_ROUTES`; DashScope:
-    #: multimodalEmbedding, getPolicy, ossUpload. Quotas are keyed by it.
+    #: streamGenerateContent, predict, getModel, listModels, the `FILES_ROUTES`,
+    #: downloadFile, asyncBatchEmbedContent, getBatch, listBatches, cancelBatch, deleteBatch;
+    #: DashScope: multimodalEmbedding, getPolicy, ossUpload. Quotas are keyed by it.
     route: str
     version: str
     model: str | None = None
     project: str | None = None
     location: str | None = None
-    #: Cloud Storage: ``bucket/object``; Files API: the file id.
+    #: Cloud Storage: ``bucket/object``; Files API: the file id; batches: the batch id.
     resource: str | None = None
 
     @property
@@ -80,7 +90,7 @@ def resolve(method: str, path: str, query: Mapping[str, str] | None = None) -> C
     """The route a (percent-decoded) path names, or None."""
     if is_dashscope_path(path):
         return _resolve_dashscope(method, path.rstrip("/") or "/")
-    files = _resolve_files(method, path, query or {})
+    files = _resolve_files(method, path, query or {}) or _resolve_batches(method, path)
     if files is not None:
         return files
     if method == "POST":
@@ -117,6 +127,26 @@ def _resolve_files(method: str, path: str, query: Mapping[str, str]) -> Call | N
         route = "getFile" if method == "GET" else "deleteFile"
         return Call("gemini", route, match.group(1), resource=match.group(2))
     return None
+
+
+def _resolve_batches(method: str, path: str) -> Call | None:
+    if method == "GET":
+        match = _FILE_DOWNLOAD.match(path)
+        if match:
+            return Call("gemini", "downloadFile", match.group(1), resource=match.group(2))
+        match = _BATCHES.match(path)
+        if match:
+            return Call("gemini", "listBatches", match.group(1))
+    match = _BATCH.match(path)
+    if match is None:
+        return None
+    version, batch_id, cancel = match.groups()
+    route = {
+        ("GET", None): "getBatch",
+        ("DELETE", None): "deleteBatch",
+        ("POST", ":cancel"): "cancelBatch",
+    }.get((method, cancel))
+    return Call("gemini", route, version, resource=batch_id) if route else None
 
 
 def _resolve_dashscope(method: str, path: str) -> Call | None:

@@ -13,6 +13,7 @@ from types import TracebackType
 from aiohttp import web
 
 from .app import Dispatcher
+from .batches import BatchStore
 from .faults import FaultPlan, check_faults
 from .files_api import FileStore
 from .quotas import QuotaBook
@@ -55,6 +56,9 @@ class Emulator:
     - ``file_processing_sec``: how long an uploaded video or audio file stays
       ``PROCESSING`` before it turns ``ACTIVE`` (default 0.3; images, PDFs and text are
       ACTIVE at once). Read at upload time.
+    - ``batch_step_sec``: how long a batch job (``asyncBatchEmbedContent``) stays PENDING,
+      then RUNNING, before it finishes (default 0.2; read at creation). Jobs are in
+      ``emu.batches``; a display name with ``[fail]`` or ``[expire]`` ends FAILED or EXPIRED.
 
     Use ``with Emulator() as emu:`` or `start`/`stop`; ``emu.base_url`` goes into
     ``types.HttpOptions(base_url=...)``; ``emu.requests`` lists what was received.
@@ -70,6 +74,7 @@ class Emulator:
         api_key: str | None = None,
         seed: int = 0,
         file_processing_sec: float = 0.3,
+        batch_step_sec: float = 0.2,
     ) -> None:
         check_faults(faults)
         self.host = host
@@ -83,6 +88,10 @@ class Emulator:
         #: Files API uploads (``emu.files.names()``, ``.get(name)``, ``.activate(name)``,
         #: ``.clear()``).
         self.files = FileStore(seed)
+        self.batch_step_sec = batch_step_sec
+        #: Batch jobs (``emu.batches.names()``, ``.get(name)``, ``.finish_now(name)``,
+        #: ``.clear()``); their output files land in ``emu.files``.
+        self.batches = BatchStore(self.files, seed)
         self._log = RequestLog()
         self._fault_plan = FaultPlan(seed)
         self._quota_book = QuotaBook()
@@ -168,7 +177,13 @@ class Emulator:
     ) -> None:
         asyncio.set_event_loop(loop)
         dispatcher = Dispatcher(
-            self, self._log, self._fault_plan, self._quota_book, self._dashscope, self.files
+            self,
+            self._log,
+            self._fault_plan,
+            self._quota_book,
+            self._dashscope,
+            self.files,
+            self.batches,
         )
         runner = web.AppRunner(
             dispatcher.application(), access_log=None, shutdown_timeout=SHUTDOWN_GRACE_S

@@ -22,7 +22,7 @@ import logging
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from google import genai
 from google.genai import types as genai_types
@@ -48,6 +48,9 @@ from .gemini_models import Conditioning, GeminiModelSpec, model_spec
 from .gemini_tasks import prefix_text, title_for_task_type
 from .google_client import build_genai_client, check_base_url, env_flag
 from .google_errors import map_google_error
+
+if TYPE_CHECKING:
+    from .gemini_batch import GeminiBatchJob
 
 logger = logging.getLogger("omniembed.gemini")
 
@@ -432,6 +435,38 @@ class GeminiEmbedder(Embedder):
                 values = _l2_normalize(values)
             out.append([Embedding(values, modality=item.payload.modality)])
         return out
+
+    # --- async batch jobs (Gemini API) ---------------------------------------------------
+
+    def submit_batch_job(
+        self,
+        inputs: object,
+        task: Task | str | None = None,
+        *,
+        titles: Sequence[str | None] | None = None,
+        display_name: str | None = None,
+        inline_limit_bytes: int | None = None,
+    ) -> GeminiBatchJob:
+        """Embed ``inputs`` as a Gemini API batch job (half price, finishes within hours);
+        conditioned exactly as `embed` would. Returns the job handle: ``wait()``, then
+        ``results()``. Payloads over ``inline_limit_bytes`` go through an uploaded JSONL file.
+        """
+        from .gemini_batch import submit_batch_job
+
+        return submit_batch_job(
+            self,
+            inputs,
+            task,
+            titles=titles,
+            display_name=display_name,
+            inline_limit_bytes=inline_limit_bytes,
+        )
+
+    def batch_job(self, name: str) -> GeminiBatchJob:
+        """Resume a batch job by name (``batches/...``), e.g. from another process."""
+        from .gemini_batch import GeminiBatchJob
+
+        return GeminiBatchJob.from_name(self, name)
 
     def __repr__(self) -> str:
         dims = (
