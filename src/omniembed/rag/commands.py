@@ -71,6 +71,17 @@ def add_index_parser(commands: Any) -> None:
         metavar="N",
         help="client-side pacing (default: the provider's; 0 turns it off)",
     )
+    parser.add_argument(
+        "--batch-job",
+        action="store_true",
+        help="embed through one Gemini batch job (Gemini API; cheaper, slower; resumable)",
+    )
+    parser.add_argument(
+        "--batch-poll-sec",
+        type=_positive(float),
+        default=10.0,
+        help="seconds between batch job status checks (default 10, backing off)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     _connection_options(parser)
 
@@ -124,6 +135,8 @@ def run_index(args: argparse.Namespace) -> int:
             location=args.location,
             video_interval_sec=args.video_interval,
             requests_per_minute=args.requests_per_minute,
+            batch_job=args.batch_job,
+            batch_poll_interval=args.batch_poll_sec,
             progress=not args.quiet,
         )
     except OmniEmbedError as exc:

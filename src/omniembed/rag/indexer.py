@@ -12,6 +12,7 @@ runtime to batch and parallelize.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import sys
@@ -33,6 +34,8 @@ from ..errors import (
     PermissionDeniedError,
 )
 from ..providers.base import Embedder
+from ..providers.gemini import GeminiEmbedder
+from ..providers.gemini_batch import GeminiBatchJob
 from ..tasks import Task
 from ..types import EmbeddingResult, VideoSegmentConfig
 from .corpus import (
@@ -86,6 +89,8 @@ class IndexReport:
     #: HTTP requests sent to the embedding service (retries included), and cache hits.
     requests: int = 0
     cache_hits: int = 0
+    #: The Gemini batch job that embedded this run's files (``batch_job=True``).
+    batch_job: str | None = None
 
     def summary(self) -> str:
         """A short, deterministic account (no paths outside the indexed folder, no times)."""
@@ -96,6 +101,8 @@ class IndexReport:
             f"{self.requests} embedding requests, {self.cache_hits} cache hits; "
             f"{self.provider}:{self.model}, {self.total_pieces} pieces in the store",
         ]
+        if self.batch_job:
+            lines.append(f"embedded by batch job {self.batch_job}")
         lines += [f"  skipped {i.source}: {i.reason}" for i in self.skipped]
         lines += [f"  failed  {i.source}: {i.reason}" for i in self.failed]
         return "\n".join(lines)
@@ -117,6 +124,8 @@ def index_folder(
     requests_per_minute: float | None = None,
     max_concurrency: int | None = None,
     max_group_files: int = 32,
+    batch_job: bool = False,
+    batch_poll_interval: float = 10.0,
     progress: bool = True,
 ) -> IndexReport:
     """Index the files under ``path`` into the store in ``store_dir``.
@@ -128,6 +137,10 @@ def index_folder(
     ``GOOGLE_ACCESS_TOKEN``, ``DASHSCOPE_API_KEY``); with ``base_url`` and none, a
     placeholder key is sent. Per-file problems are reported in the `IndexReport`, never
     raised; bad credentials, an unknown model or a bad setting raise.
+
+    ``batch_job=True`` (Gemini API only) embeds every changed file except videos in one
+    Gemini batch job — cheaper, but it can take hours. The job's name is kept in the store,
+    so a run that is interrupted while waiting picks the same job up again.
     """
     root = Path(path).expanduser().resolve()
     if not root.is_dir():
@@ -157,6 +170,8 @@ def index_folder(
             )
         with Store.create(directory, settings, root) as store:
             run = _Run(store, embedder, caps, settings, video_interval_sec, max_group_files)
+            if batch_job:
+                run.use_batch_job(progress, batch_poll_interval)
             run.index(walk(root, exclude=[directory]), progress)
             run.report.total_pieces = store.count()
             return run.report
@@ -213,6 +228,18 @@ class _Run:
         self.group: list[FilePlan] = []
         self.group_target = 1
         self.bar: tqdm[Any] | None = None
+        self.batch_job: PendingBatchJob | None = None
+
+    def use_batch_job(self, progress: bool, poll_interval: float) -> None:
+        """Collect every file's pieces for one Gemini batch job instead of direct calls."""
+        if not isinstance(self.embedder, GeminiEmbedder) or self.embedder.vertexai:
+            raise ConfigurationError(
+                "batch jobs are a Gemini API feature: use --provider gemini without Vertex AI, "
+                "or drop --batch-job"
+            )
+        self.batch_job = PendingBatchJob(self.store.directory, progress, poll_interval)
+        # One group, flushed once at the end: one job for the whole run.
+        self.max_group_files = self.max_group_pieces = self.group_target = sys.maxsize
 
     @property
     def manifest(self) -> Manifest:
@@ -291,7 +318,10 @@ class _Run:
         group, self.group = self.group, []
         if not group:
             return
-        self._embed_group(group)
+        if self.batch_job is not None:
+            self._embed_as_job(group, self.batch_job)
+        else:
+            self._embed_group(group)
         self.store.save_manifest()
         assert self.bar is not None
         self.bar.update(len(group))
@@ -320,6 +350,24 @@ class _Run:
             mine = results[cursor : cursor + len(plan.inputs)]
             cursor += len(plan.inputs)
             self._store_results(plan, mine)
+
+    def _embed_as_job(self, group: list[FilePlan], pending: PendingBatchJob) -> None:
+        assert isinstance(self.embedder, GeminiEmbedder)
+        inputs = [value for plan in group for value in plan.inputs]
+        titles: list[str | None] = [plan.title for plan in group for _ in plan.inputs]
+        key = _fingerprint([(p.file.source, p.sha256, len(p.inputs)) for p in group])
+        job = pending.resume(self.embedder, key) or pending.submit(
+            self.embedder, key, inputs, titles
+        )
+        self.report.batch_job = job.name
+        job.wait(poll_interval=pending.poll_interval, progress=pending.progress)
+        results = job.results()  # raises BatchJobError if the job failed or expired
+        cursor = 0
+        for plan in group:
+            mine = results[cursor : cursor + len(plan.inputs)]
+            cursor += len(plan.inputs)
+            self._store_results(plan, mine)
+        pending.forget()
 
     def _store_results(self, plan: FilePlan, results: Sequence[EmbeddingResult]) -> None:
         problems = []
@@ -388,6 +436,48 @@ class _Run:
         # its points without the entry.
         self.manifest.files.pop(source, None)
         self.store.delete_source(source)
+
+
+class PendingBatchJob:
+    """The store's record of a submitted batch job (``batch-job.json``), so an interrupted
+    run resumes the job by name instead of paying for a second one."""
+
+    FILE = "batch-job.json"
+
+    def __init__(self, directory: Path, progress: bool, poll_interval: float):
+        self.path = directory / self.FILE
+        self.progress = progress
+        self.poll_interval = poll_interval
+
+    def resume(self, embedder: GeminiEmbedder, key: str) -> GeminiBatchJob | None:
+        try:
+            record = json.loads(self.path.read_text("utf-8"))
+        except (OSError, ValueError):
+            return None
+        if record.get("key") != key:  # the folder changed since: that job is for other files
+            logger.warning("ignoring batch job %s: it was submitted for other files", record)
+            return None
+        logger.info("resuming batch job %s", record["name"])
+        return embedder.batch_job(record["name"])
+
+    def submit(
+        self,
+        embedder: GeminiEmbedder,
+        key: str,
+        inputs: Sequence[object],
+        titles: list[str | None],
+    ) -> GeminiBatchJob:
+        job = embedder.submit_batch_job(
+            list(inputs), Task.RETRIEVAL_DOCUMENT, titles=titles, display_name="omniembed index"
+        )
+        temporary = self.path.with_suffix(".tmp")
+        temporary.write_text(json.dumps({"name": job.name, "key": key}), "utf-8")
+        temporary.replace(self.path)
+        logger.info("submitted batch job %s (%d inputs)", job.name, len(inputs))
+        return job
+
+    def forget(self) -> None:
+        self.path.unlink(missing_ok=True)
 
 
 def _where(piece: Piece) -> str:
