@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from omniembed import GeminiEmbedder
 from omniembed.emulator import Emulator
 from omniembed.rag import Store, index_folder
 
@@ -42,7 +43,10 @@ def test_batch_job_indexes_like_direct_calls(
     assert json.loads(out)["hits"][0]["source"] == "lighthouse.pdf"
 
 
-def test_interrupted_wait_resumes_the_same_job(emu: Emulator, tmp_path: Path) -> None:
+@pytest.mark.parametrize("meanwhile", ["finished", "cancelled"])
+def test_interrupted_wait_resumes_the_same_job(
+    emu: Emulator, tmp_path: Path, meanwhile: str
+) -> None:
     folder, store = corpus(tmp_path), tmp_path / "store"
     (folder / "harbour.mp4").unlink()  # only batchable files
     emu.batch_step_sec = 600  # the job cannot finish while the first run waits
@@ -63,7 +67,11 @@ def test_interrupted_wait_resumes_the_same_job(emu: Emulator, tmp_path: Path) ->
         first.wait()
     record = json.loads(record_file.read_text("utf-8"))
     assert len(_job_creations(emu)) == 1
-    emu.batches.finish_now(record["name"])
+    if meanwhile == "finished":
+        emu.batches.finish_now(record["name"])
+    else:
+        GeminiEmbedder(api_key="k", base_url=emu.base_url).batch_job(record["name"]).cancel()
+        emu.batch_step_sec = 0.05
     report = index_folder(
         folder,
         store,
@@ -72,8 +80,12 @@ def test_interrupted_wait_resumes_the_same_job(emu: Emulator, tmp_path: Path) ->
         batch_poll_interval=0.05,
         progress=False,
     )
-    assert report.batch_job == record["name"]
-    assert len(_job_creations(emu)) == 1  # resumed by name, not submitted again
+    if meanwhile == "finished":
+        assert report.batch_job == record["name"]
+        assert len(_job_creations(emu)) == 1  # resumed by name, not submitted again
+    else:  # a cancelled job has nothing to give: a new one is submitted
+        assert report.batch_job != record["name"]
+        assert len(_job_creations(emu)) == 2
     assert not report.failed and len(report.indexed) == 6
     assert not record_file.exists()
     with Store.open(store) as opened:

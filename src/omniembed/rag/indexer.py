@@ -457,8 +457,14 @@ class PendingBatchJob:
         if record.get("key") != key:  # the folder changed since: that job is for other files
             logger.warning("ignoring batch job %s: it was submitted for other files", record)
             return None
-        logger.info("resuming batch job %s", record["name"])
-        return embedder.batch_job(record["name"])
+        job = embedder.batch_job(record["name"])
+        if job.done and job.state != "JOB_STATE_SUCCEEDED":
+            # A failed, expired or cancelled job has nothing to give: submit a new one.
+            logger.warning("batch job %s ended %s; submitting a new one", job.name, job.state)
+            self.forget()
+            return None
+        logger.info("resuming batch job %s", job.name)
+        return job
 
     def submit(
         self,
