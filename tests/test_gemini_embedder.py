@@ -488,3 +488,15 @@ def test_cache_entries_belong_to_their_endpoint(emu: Emulator, tmp_path: Path) -
     proxy = emu.base_url.replace("127.0.0.1", "localhost")
     GeminiEmbedder(api_key="k", base_url=proxy, cache=cache).embed(["hello"])
     assert len(emu.requests) == 2  # another endpoint: its own entries
+
+
+def test_cache_key_follows_google_genais_base_url_variable(
+    emu: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = tmp_path / "cache.sqlite"
+    monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", emu.base_url)
+    GeminiEmbedder(api_key="k", cache=cache).embed(["hello"])  # reaches the emulator
+    assert len(emu.requests) == 1
+    monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", emu.base_url.replace("127.0.0.1", "localhost"))
+    GeminiEmbedder(api_key="k", cache=cache).embed(["hello"])
+    assert len(emu.requests) == 2  # another endpoint: the cached vector does not answer

@@ -185,6 +185,7 @@ class GeminiEmbedder(Embedder):
         )
         self._secret: SecretStr | None = built.secret
         self.project, self.location = built.project, built.location
+        self.endpoint = built.endpoint
         return built.client
 
     # --- preparing inputs ----------------------------------------------------------------
@@ -203,7 +204,7 @@ class GeminiEmbedder(Embedder):
             "gemini",
             self.backend,
             # Vectors from another endpoint (an emulator, a proxy) never answer for this one.
-            self.base_url,
+            self.endpoint,
             self.spec.name,
             self.output_dimensionality,
             self.normalize,

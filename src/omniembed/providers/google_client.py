@@ -27,6 +27,9 @@ class GoogleClient:
     secret: SecretStr | None
     project: str | None = None
     location: str | None = None
+    #: Where requests go when not to Google's default host: ``base_url``, or the URL
+    #: google-genai reads from ``GOOGLE_GEMINI_BASE_URL`` / ``GOOGLE_VERTEX_BASE_URL``.
+    endpoint: str | None = None
 
 
 def build_genai_client(
@@ -60,6 +63,22 @@ def build_genai_client(
     token = as_secret(access_token)
     if token is not None and credentials is None:
         credentials = _token_credentials(token)
+    endpoint = base_url or os.environ.get(
+        "GOOGLE_VERTEX_BASE_URL" if vertexai else "GOOGLE_GEMINI_BASE_URL"
+    )
+    built = _build(vertexai, api_key, project, location, credentials, http_options)
+    built.endpoint = endpoint or None
+    return built
+
+
+def _build(
+    vertexai: bool,
+    api_key: str | SecretStr | None,
+    project: str | None,
+    location: str | None,
+    credentials: Any | None,
+    http_options: genai_types.HttpOptions,
+) -> GoogleClient:
     if not vertexai:
         key = as_secret(api_key, "GEMINI_API_KEY", "GOOGLE_API_KEY")
         if key is None:
