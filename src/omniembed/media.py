@@ -53,7 +53,12 @@ class Media:
         """A local file. Raises `MediaNotFoundError` now if it is missing or unreadable."""
         p = Path(path).expanduser()
         if not p.is_file():
-            why = "is a directory, not a file" if p.is_dir() else "does not exist"
+            if p.is_dir():
+                why = "is a directory, not a file"
+            elif p.exists():  # a FIFO, socket or device: reading it could block or never end
+                why = "is not a regular file (a pipe, socket or device)"
+            else:
+                why = "does not exist"
             raise MediaNotFoundError(f"{why}; pass the path of an existing file", source=str(p))
         if not os.access(p, os.R_OK):
             raise MediaNotFoundError("is not readable (check its permissions)", source=str(p))

@@ -7,11 +7,24 @@ optional (the ``media`` extra); a missing one raises `MissingDependencyError` na
 from __future__ import annotations
 
 import io
+import logging
+from collections.abc import Callable
 from importlib import import_module
 from types import ModuleType
+from typing import BinaryIO, TypeVar
 
-from .errors import MissingDependencyError, UnsupportedMediaError
+from .errors import MediaNotFoundError, MissingDependencyError, UnsupportedMediaError
 from .media import Media
+
+logger = logging.getLogger("omniembed.probe")
+
+T = TypeVar("T")
+
+#: Image types Pillow reads without plugins. For these a header Pillow cannot parse means a
+#: corrupt file; other types (HEIC, ...) are left to the service rather than rejected here.
+DECODABLE_IMAGE_TYPES = frozenset(
+    {"image/png", "image/jpeg", "image/gif", "image/bmp", "image/webp", "image/tiff"}
+)
 
 
 def require(module: str, extra: str = "media", purpose: str = "") -> ModuleType:
@@ -28,12 +41,56 @@ def require(module: str, extra: str = "media", purpose: str = "") -> ModuleType:
 def image_size(media: Media) -> tuple[int, int]:
     """(width, height) in pixels, reading only the image header."""
     pil = require("PIL.Image", purpose="read image sizes")
+    stream = _stream(media)
     try:
-        with pil.open(io.BytesIO(media.read_bytes())) as image:
+        with pil.open(stream) as image:
             return int(image.width), int(image.height)
     except (OSError, SyntaxError, ValueError) as exc:
         raise UnsupportedMediaError(
             f"the image cannot be decoded ({exc}); is the file corrupt?", source=media.source
+        ) from exc
+    finally:
+        stream.close()
+
+
+def check_image(media: Media) -> bool:
+    """Parse a local image's header, so a corrupt file is rejected before any request
+    (`UnsupportedMediaError`) instead of being uploaded for the service to refuse.
+
+    Returns False when the image cannot be checked here (remote, a type Pillow does not
+    read, or Pillow not installed) and the service has to judge it.
+    """
+    if media.is_remote or media.mime_type not in DECODABLE_IMAGE_TYPES:
+        return False
+    return probe_or_none(image_size, media) is not None
+
+
+def probe_or_none(probe: Callable[[Media], T], media: Media) -> T | None:
+    """Run a local probe; None when its decoder is not installed (the ``media`` extra), so
+    the limit is left to the service instead (a warning says so, once per message)."""
+    try:
+        return probe(media)
+    except MissingDependencyError as exc:
+        if str(exc) not in _warned_missing:
+            _warned_missing.add(str(exc))
+            logger.warning("%s; the service will check this instead", exc)
+        return None
+
+
+_warned_missing: set[str] = set()
+
+
+def _stream(media: Media) -> BinaryIO:
+    """The content as a file object: local files are opened (decoders read only what they
+    need, e.g. an image header), in-memory and downloaded content is wrapped."""
+    if media.path is None:
+        return io.BytesIO(media.read_bytes())
+    try:
+        return media.path.open("rb")
+    except OSError as exc:
+        raise MediaNotFoundError(
+            f"cannot be read ({exc.strerror or exc}); check the path and permissions",
+            source=str(media.path),
         ) from exc
 
 
@@ -55,6 +112,43 @@ def pdf_page_count(media: Media) -> int:
 
 def media_duration_sec(media: Media) -> float:
     """Duration of a video or audio file in seconds."""
+    seconds = _container_duration(media)
+    if seconds is None:
+        raise UnsupportedMediaError("the media does not declare a duration", source=media.source)
+    return seconds
+
+
+def has_audio_track(media: Media) -> bool:
+    """Whether a local video file carries a sound track (read from its header)."""
+    av = require("av", purpose="read video tracks")
+    source: object = str(media.path) if media.path is not None else io.BytesIO(media.read_bytes())
+    try:
+        with av.open(source) as container:
+            return bool(container.streams.audio)
+    except (av.error.FFmpegError, OSError, ValueError) as exc:
+        raise UnsupportedMediaError(
+            f"the media cannot be decoded ({exc}); is the file corrupt?", source=media.source
+        ) from exc
+
+
+def check_container(media: Media) -> bool:
+    """Open a local video/audio container (its header, not the frames), so a corrupt file
+    is rejected (`UnsupportedMediaError`) before it is uploaded for the service to refuse.
+    A container that declares no duration (a live WebM recording) is fine here.
+
+    Returns False when it cannot be checked here (remote, or PyAV not installed).
+    """
+    if media.is_remote:
+        return False
+    return probe_or_none(_opens, media) is not None
+
+
+def _opens(media: Media) -> bool:
+    _container_duration(media)
+    return True
+
+
+def _container_duration(media: Media) -> float | None:
     av = require("av", purpose="read video/audio durations")
     source: object = str(media.path) if media.path is not None else io.BytesIO(media.read_bytes())
     try:
@@ -68,4 +162,4 @@ def media_duration_sec(media: Media) -> float:
         raise UnsupportedMediaError(
             f"the media cannot be decoded ({exc}); is the file corrupt?", source=media.source
         ) from exc
-    raise UnsupportedMediaError("the media does not declare a duration", source=media.source)
+    return None

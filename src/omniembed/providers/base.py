@@ -16,7 +16,15 @@ from typing import Any, ClassVar, TypeAlias
 
 from pydantic import SecretStr
 
-from ..errors import EmptyInputError, InputError, PartialFailureError
+from ..errors import (
+    AuthenticationError,
+    EmptyInputError,
+    InputError,
+    NotFoundError,
+    PartialFailureError,
+    PermissionDeniedError,
+    ServiceError,
+)
 from ..media import Media
 from ..runtime.batching import WorkItem
 from ..runtime.cache import EmbeddingCache, SQLiteCache
@@ -29,6 +37,9 @@ from ..video_segments import ClipPlan, plan_clips, segments
 
 #: One input after normalization: its parts in order (text and media).
 Parts: TypeAlias = "tuple[str | Media, ...]"
+
+#: Service errors after which the runtime stops a call (every other request would fail too).
+_CALL_STOPPERS = (AuthenticationError, PermissionDeniedError, NotFoundError)
 
 
 def as_secret(value: str | SecretStr | None, *env_vars: str) -> SecretStr | None:
@@ -363,12 +374,32 @@ def _assemble(
             result.embeddings = []
             failures[result.index] = result.error
     if failures and raise_on_error:
-        distinct = {id(e) for e in failures.values()}
-        if len(failures) == count and len(distinct) == 1:
+        errors = list(failures.values())
+        if len(failures) == count and _one_cause(errors):
             # Nothing succeeded and one cause explains it (bad key, unknown model, ...).
-            raise next(iter(failures.values()))
+            raise errors[0]
         raise PartialFailureError(results, failures)
     return results
+
+
+def _one_cause(errors: Sequence[Exception]) -> bool:
+    """Whether a single error explains every failure of a call.
+
+    Either one error object failed everything (one batch, or the runtime's abort), or an
+    error that stops a call (bad credentials, no permission, unknown model) came back for
+    every request that was already in flight when the first one arrived: with one input per
+    request (Vertex AI) a wrong key yields several equal errors, and the caller should get
+    that `AuthenticationError`, not a `PartialFailureError` around copies of it.
+    """
+    first = errors[0]
+    if all(e is first for e in errors):
+        return True
+    if not isinstance(first, _CALL_STOPPERS):
+        return False
+    kind = (type(first), first.status_code, first.status)
+    return all(
+        isinstance(e, ServiceError) and (type(e), e.status_code, e.status) == kind for e in errors
+    )
 
 
 __all__ = ["Embedder", "Parts", "as_secret", "normalize_input"]

@@ -53,6 +53,7 @@ from ..errors import (
 )
 from ..media import Media
 from ..mime import Modality
+from ..probe import check_container, check_image
 from ..runtime.batching import WorkItem
 from ..runtime.cache import cache_key
 from ..runtime.runner import BatchOutcome
@@ -404,6 +405,9 @@ class DashScopeEmbedder(Embedder):
             and mime in _IMAGE_FORMATS
             and size <= spec.max_image_bytes
         ):
+            # Sent as is: parse the header so a corrupt file fails here, not at the service
+            # (re-encoded images below are decoded anyway).
+            check_image(item)
             return _Image(item)
         data, fmt = self._shrink(index, item)
         return _Image(item, data, fmt)
@@ -472,6 +476,9 @@ class DashScopeEmbedder(Embedder):
                 index=index,
                 source=item.source,
             )
+        # Read the container header before uploading: a corrupt file would otherwise be
+        # uploaded, then refused by the service.
+        check_container(item)
         return item
 
     # --- sending -------------------------------------------------------------------------

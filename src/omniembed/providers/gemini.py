@@ -38,6 +38,7 @@ from ..errors import (
 )
 from ..media import Media
 from ..mime import Modality
+from ..probe import check_image, has_audio_track
 from ..runtime.batching import WorkItem
 from ..runtime.cache import cache_key
 from ..runtime.runner import BatchOutcome
@@ -269,6 +270,7 @@ class GeminiEmbedder(Embedder):
             mime = item.mime_type
             if mime.startswith("image/"):
                 images += 1
+                check_image(item)  # a corrupt image is refused here, not by the service
                 if mime not in spec.image_mime_types:
                     if item.is_remote:
                         raise UnsupportedMediaError(
@@ -286,12 +288,15 @@ class GeminiEmbedder(Embedder):
                         source=item.source,
                     )
                 seconds = _probe_or_none(_duration, item)
-                if seconds is not None and seconds > spec.max_video_seconds:
+                sound = seconds is not None and _probe_or_none(has_audio_track, item)
+                limit = spec.max_audio_seconds if sound else spec.max_video_seconds
+                if seconds is not None and seconds > limit:
+                    kind = "video (with sound)" if sound else "video"
                     raise MediaLimitError(
-                        f"the video is {seconds:.1f} s long; {spec.name} takes at most "
-                        f"{spec.max_video_seconds:.0f} s per input. Cut it into ≤"
-                        f"{spec.max_video_seconds:.0f} s clips, or use VertexMultimodalEmbedder, "
-                        "which embeds long videos segment by segment",
+                        f"the {kind} is {seconds:.1f} s long; {spec.name} takes at most "
+                        f"{limit:.0f} s per input. Cut it into ≤{limit:.0f} s clips "
+                        "(embed_video(..., VideoSegmentConfig(interval_sec=...))), or use "
+                        "VertexMultimodalEmbedder, which embeds long videos segment by segment",
                         index=index,
                         source=item.source,
                     )
@@ -309,6 +314,14 @@ class GeminiEmbedder(Embedder):
                 if mime not in spec.audio_mime_types:
                     raise UnsupportedMediaError(
                         f"{spec.name} takes MP3 or WAV audio, not {mime}",
+                        index=index,
+                        source=item.source,
+                    )
+                seconds = _probe_or_none(_duration, item)
+                if seconds is not None and seconds > spec.max_audio_seconds:
+                    raise MediaLimitError(
+                        f"the audio is {seconds:.1f} s long; {spec.name} takes at most "
+                        f"{spec.max_audio_seconds:.0f} s per input. Cut it into shorter parts",
                         index=index,
                         source=item.source,
                     )

@@ -47,6 +47,7 @@ from ..generation import (
     Usage,
 )
 from ..media import Media
+from ..probe import check_image
 from ..runtime.rate_limit import RateLimiter
 from ..runtime.retry import RetryPolicy
 from .gemini_llm_models import (
@@ -364,6 +365,9 @@ class GeminiGenerator:
                 "audio, PDF or plain text",
                 source=media.source,
             )
+        if mime.startswith("image/"):
+            # Header only: a corrupt image fails here rather than costing a request.
+            check_image(media)
 
     def _require_files_api(self, media: Media) -> None:
         if self.vertexai:
@@ -473,7 +477,7 @@ class _RequestPlan:
         self, config: GenerationConfig | None
     ) -> tuple[list[Any], genai_types.GenerateContentConfig]:
         contents = [self._content(m) for m in self.messages]
-        system = [self._part(p) for p in self.system]
+        system = [self._part(p) for p in self.system if not (isinstance(p, str) and not p)]
         return contents, _config(config or GenerationConfig(), system)
 
     def _content(self, message: Message) -> dict[str, Any]:
@@ -481,9 +485,14 @@ class _RequestPlan:
             raise InvalidParameterError(
                 f"message role {message.role!r} is not allowed; use 'user' or 'model'"
             )
-        parts = list(message.parts)
+        # The service rejects an empty text part ("required oneof field 'data'"); drop
+        # them, as the embedders drop blank text, and fail here if nothing is left.
+        parts = [p for p in message.parts if not (isinstance(p, str) and not p)]
         if not parts:
-            raise InvalidParameterError(f"a {message.role} message has no parts")
+            raise InvalidParameterError(
+                f"a {message.role} message has no parts (empty text is not sent); give it "
+                "text, media or a tool call/result"
+            )
         if self.generator.media_first and message.role == "user" and _text_then_media(parts):
             parts.sort(key=lambda p: 0 if _is_media(p) else 1)  # stable: order kept per kind
         return {"role": message.role, "parts": [self._part(p) for p in parts]}
@@ -638,6 +647,11 @@ def _with_video(
 ) -> dict[str, Any]:
     if start is None and end is None and fps is None:
         return part
+    for name, value in (("start_offset_sec", start), ("end_offset_sec", end)):
+        if value is not None and value < 0:
+            raise InvalidParameterError(
+                f"video {name}={value} must be >= 0 (seconds from the start of the video)"
+            )
     if start is not None and end is not None and end <= start:
         raise InvalidParameterError(
             f"video end_offset_sec={end} must be after start_offset_sec={start}"

@@ -27,6 +27,8 @@ class GeminiModelSpec:
     max_images: int = 6
     image_mime_types: frozenset[str] = frozenset({"image/png", "image/jpeg"})
     max_video_seconds: float = 120.0
+    #: Video with a sound track, and audio alone (the model page: 80 s with audio).
+    max_audio_seconds: float = 80.0
     video_mime_types: frozenset[str] = frozenset({"video/mp4", "video/quicktime"})
     max_pdf_pages: int = 6
     audio_mime_types: frozenset[str] = frozenset({"audio/mpeg", "audio/wav"})

@@ -28,12 +28,14 @@ import httpx
 from pydantic import SecretStr
 
 from ..errors import (
+    ConfigurationError,
     InvalidParameterError,
     MediaLimitError,
     MissingCredentialsError,
     UnsupportedMediaError,
 )
 from ..media import Media
+from ..probe import check_image
 from ..runtime.batching import WorkItem
 from ..runtime.cache import cache_key
 from ..runtime.runner import BatchOutcome
@@ -168,6 +170,14 @@ class VertexMultimodalEmbedder(Embedder):
         title: str | None,
         options: Mapping[str, Any],
     ) -> list[WorkItem]:
+        unknown = sorted(set(options) - {"video_segment_config"})
+        if unknown:
+            # Reject rather than ignore: a misspelt option would otherwise embed silently
+            # with the defaults.
+            raise ConfigurationError(
+                f"VertexMultimodalEmbedder.embed() got unexpected options {unknown}; the only "
+                "option is video_segment_config=VideoSegmentConfig(...)"
+            )
         texts = [p for p in parts if isinstance(p, str)]
         media = [p for p in parts if isinstance(p, Media)]
         images = [m for m in media if m.mime_type.startswith("image/")]
@@ -229,6 +239,10 @@ class VertexMultimodalEmbedder(Embedder):
                 index=index,
                 source=image.source,
             )
+        if not image.is_remote:
+            # A corrupt file fails here, naming the input, rather than at send time (when
+            # it is downscaled) or at the service (when it is not).
+            check_image(image)
         if (
             not image.is_remote
             and (image.size or 0) > MAX_IMAGE_BYTES
@@ -472,11 +486,24 @@ class _Auth:
             return str(credentials.token)
 
 
-def _check_segment_config(config: VideoSegmentConfig) -> None:
+def _check_segment_config(config: object) -> None:
+    if not isinstance(config, VideoSegmentConfig):
+        raise InvalidParameterError(
+            f"video_segment_config must be a VideoSegmentConfig, not {type(config).__name__}"
+        )
     if config.interval_sec is not None and config.interval_sec < MIN_INTERVAL_SEC:
         raise InvalidParameterError(
             f"interval_sec={config.interval_sec:g} is below {MODEL}'s minimum of "
             f"{MIN_INTERVAL_SEC:g} s; use 4–7 s (Plus), 8–14 s (Standard) or ≥15 s (Essential)"
+        )
+    if config.interval_sec is not None and config.interval_sec > WINDOW_SEC:
+        # The model analyses at most 120 s per request (longer videos are sent window by
+        # window), so a longer segment could never come back: say so instead of returning
+        # 120 s segments.
+        raise InvalidParameterError(
+            f"interval_sec={config.interval_sec:g} is above {MODEL}'s maximum of "
+            f"{WINDOW_SEC:g} s (the model analyses at most {WINDOW_SEC:g} s per request); "
+            f"use {MIN_INTERVAL_SEC:g}–{WINDOW_SEC:g} s"
         )
 
 
