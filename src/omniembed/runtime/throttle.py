@@ -7,7 +7,10 @@ retry hint has passed (a shared cooldown), and halves how many requests may be i
 each window of successes adds one back (additive increase, multiplicative decrease, as
 TCP does). A short hint (≤ 2 s) is the service telling its spacing between requests, so
 sends are also paced at that interval, relaxed a little after each success to probe for
-more. State lives behind a thread lock, so sync threads and event loops share it.
+more. The spacing never grows past the longest short hint seen: sending one request per
+hint already does what the service asked, and 429s that keep coming at that pace (e.g.
+the service shedding a share of requests whatever the rate) must not slow the client
+without bound. State lives behind a thread lock, so sync threads and event loops share it.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ class Throttle:
         self._in_flight = 0
         self._resume_at = 0.0
         self._interval = 0.0  # learned spacing between request starts (0: none)
+        self._max_hint = 0.0  # the longest short retry hint seen: the spacing's ceiling
         self._next_start = 0.0
         self._last_cut = float("-inf")
         self._lock = threading.Lock()
@@ -84,5 +88,10 @@ class Throttle:
             self._last_cut = now
             self._limit = max(1.0, self._limit / 2)
             if retry_after is not None and 0 < retry_after <= _MAX_PACING_HINT:
-                # The first hint seeds the spacing; later 429s mean "still too fast".
-                self._interval = max(retry_after, self._interval * _PACING_BACKOFF)
+                # The first hint seeds the spacing; later 429s mean "still too fast", up to
+                # the longest hint: a hint is the time to the next free slot, at most one
+                # quota interval, so a longer spacing only loses throughput.
+                self._max_hint = max(self._max_hint, retry_after)
+                self._interval = min(
+                    self._max_hint, max(retry_after, self._interval * _PACING_BACKOFF)
+                )
