@@ -69,7 +69,9 @@ def iter_pages(
         raise InvalidParameterError(f"dpi must be positive, got {dpi!r}", source=media.source)
     pdfium = require("pypdfium2", purpose="read PDF pages")
     try:
-        document = pdfium.PdfDocument(media.read_bytes())
+        # A local file is opened by path: pdfium reads pages on demand, not the whole file.
+        source = str(media.path) if media.path is not None else media.read_bytes()
+        document = pdfium.PdfDocument(source)
     except Exception as exc:  # PdfiumError (a RuntimeError) or OSError
         raise UnsupportedMediaError(
             f"the PDF cannot be opened ({exc}); is the file corrupt or encrypted?",

@@ -98,7 +98,9 @@ def pdf_page_count(media: Media) -> int:
     """Number of pages of a PDF."""
     pdfium = require("pypdfium2", purpose="count PDF pages")
     try:
-        document = pdfium.PdfDocument(media.read_bytes())
+        document = pdfium.PdfDocument(
+            str(media.path) if media.path is not None else media.read_bytes()
+        )
     except Exception as exc:  # pypdfium2 raises PdfiumError (a RuntimeError) or OSError
         raise UnsupportedMediaError(
             f"the PDF cannot be opened ({exc}); is the file corrupt or encrypted?",

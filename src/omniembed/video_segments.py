@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from .errors import InvalidParameterError
 from .media import Media
@@ -27,11 +28,15 @@ class ClipPlan:
     spans: list[tuple[float, float | None]]
 
 
-def plan_clips(media: Media, config: VideoSegmentConfig | None) -> ClipPlan:
+def plan_clips(
+    media: Media, config: VideoSegmentConfig | None, workdir: Path | None = None
+) -> ClipPlan:
     """Cut ``media`` into the clips ``config`` asks for (blocking: reads and remuxes).
 
     Without a config (or without ``interval_sec`` and offsets) the whole video is one
-    segment and is sent as is, by reference where the provider takes references.
+    segment and is sent as is, by reference where the provider takes references. With a
+    ``workdir`` each clip is written there as a file as soon as it is cut, so a long video
+    never sits in memory clip after clip (the runtime reads a clip when it sends it).
     """
     from .probe import media_duration_sec
     from .video import cut_window, windows
@@ -64,12 +69,18 @@ def plan_clips(media: Media, config: VideoSegmentConfig | None) -> ClipPlan:
     length = config.interval_sec or (stop - start)
     # exact=True: a clip must hold only its own seconds, not everything since the last
     # keyframe (which can be many seconds earlier), or its vector would describe both.
-    cuts = [
-        cut_window(media, begin, end, exact=True)
-        for begin, end in windows(duration, start, stop, length)
-    ]
-    clips = [Media.from_bytes(cut.data, "video/mp4") for cut in cuts]
-    return ClipPlan(clips, [(cut.actual_start_sec, cut.actual_end_sec) for cut in cuts])
+    clips: list[Media] = []
+    spans: list[tuple[float, float | None]] = []
+    for number, (begin, end) in enumerate(windows(duration, start, stop, length)):
+        cut = cut_window(media, begin, end, exact=True)
+        if workdir is None:
+            clips.append(Media.from_bytes(cut.data, "video/mp4"))
+        else:
+            path = workdir / f"clip-{id(media):x}-{number:05d}.mp4"
+            path.write_bytes(cut.data)
+            clips.append(Media.from_path(path, "video/mp4"))
+        spans.append((cut.actual_start_sec, cut.actual_end_sec))
+    return ClipPlan(clips, spans)
 
 
 def segments(plan: ClipPlan, embeddings: Sequence[Sequence[Embedding]]) -> list[Embedding]:

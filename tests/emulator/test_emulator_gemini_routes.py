@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import httpx
@@ -375,3 +376,23 @@ def test_long_text_is_silently_truncated(http: httpx.Client) -> None:
     long_vec = post_batch(http, M1, text(long_text)).json()["embeddings"][0]["values"]
     cut_vec = post_batch(http, M1, text(first_part)).json()["embeddings"][0]["values"]
     assert long_vec == cut_vec
+
+
+def test_media_that_does_not_decode_is_a_400(http: httpx.Client) -> None:
+    from tests import media_factory as make
+
+    whole = make.png(size=(64, 64), stripe=(0, 0, 255))
+    truncated = base64.b64encode(whole[: len(whole) * 2 // 3]).decode()
+    body = {
+        "requests": [
+            {
+                "model": "models/gemini-embedding-2",
+                "content": {
+                    "parts": [{"inlineData": {"mimeType": "image/png", "data": truncated}}]
+                },
+            }
+        ]
+    }
+    response = http.post("/v1beta/models/gemini-embedding-2:batchEmbedContents", json=body)
+    assert response.status_code == 400
+    assert "Unable to process input media data" in response.json()["error"]["message"]

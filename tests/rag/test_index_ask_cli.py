@@ -9,6 +9,7 @@ import pytest
 
 from omniembed.emulator import Emulator
 from omniembed.rag import Store
+from tests import media_factory as make
 
 from .helpers import ASK_OPTIONS, PROVIDER_OPTIONS, corpus, embedding_requests, run
 
@@ -106,8 +107,10 @@ def test_a_service_rejecting_one_file_keeps_the_others(
     folder.mkdir()
     for n in range(3):
         (folder / f"note{n}.txt").write_text(f"note number {n} about boats")
-    # A PNG signature over garbage passes the local checks; the service rejects it (400).
-    (folder / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"garbage" * 20)
+    # A PNG cut off inside its pixel data: the header (what is checked locally) is intact,
+    # so it is sent, and the service, decoding the pixels, rejects it (400).
+    whole = make.png(size=(64, 64), stripe=(0, 0, 255))
+    (folder / "bad.png").write_bytes(whole[: len(whole) * 2 // 3])
     code, out, _ = run(capsys, "index", str(folder), "--store", str(store),
                        "--base-url", emu.base_url, "--quiet")  # fmt: skip
     assert code == 0, out

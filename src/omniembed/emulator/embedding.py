@@ -94,9 +94,16 @@ def check_request(model: EmbeddingModel, request: EmbedRequest) -> None:
 
 def embed(model: EmbeddingModel, request: EmbedRequest) -> EmbedResult:
     """The (possibly shortened) vector, truncation flag and token usage of one request."""
-    vector, truncated = content_vector(
-        request.parts, model, task_type=request.task_type, title=request.title
-    )
+    try:
+        vector, truncated = content_vector(
+            request.parts, model, task_type=request.task_type, title=request.title
+        )
+    except (OSError, ValueError, RuntimeError, SyntaxError) as exc:
+        # Bytes that pass the header check but do not decode (a truncated image, a broken
+        # video): the service answers 400, not 500.
+        raise Violation(
+            request.path or "content", f"Unable to process input media data ({exc})"
+        ) from None
     if truncated and not request.auto_truncate:
         raise Violation(
             request.path or "content",

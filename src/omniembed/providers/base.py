@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any, ClassVar, TypeAlias
 
 from pydantic import SecretStr
@@ -27,6 +29,7 @@ from ..errors import (
 )
 from ..media import Media
 from ..runtime.batching import WorkItem
+from ..runtime.byte_budget import DEFAULT_MAX_INFLIGHT_BYTES
 from ..runtime.cache import EmbeddingCache, SQLiteCache
 from ..runtime.rate_limit import RateLimiter
 from ..runtime.retry import RetryPolicy
@@ -110,6 +113,7 @@ class Embedder(ABC):
         progress: bool = False,
         max_batch_size: int = 1,
         max_batch_bytes: int | None = None,
+        max_inflight_bytes: int = DEFAULT_MAX_INFLIGHT_BYTES,
     ):
         """Runtime knobs shared by all providers.
 
@@ -118,7 +122,8 @@ class Embedder(ABC):
         ``max_retries``/``retry_policy`` govern retries of 408/429/5xx and connection
         errors; ``cache`` is an `EmbeddingCache` or a path to a SQLite cache file;
         ``progress`` shows a progress bar. ``max_batch_size``/``max_batch_bytes`` are the
-        provider's per-request limits.
+        provider's per-request limits. ``max_inflight_bytes`` bounds the media bytes of
+        requests in flight together (memory stays flat on large videos).
         """
         self.model = model
         parsed = Task.parse(default_task)
@@ -138,6 +143,7 @@ class Embedder(ABC):
             cache=cache,
             progress=progress,
             description=f"{self.provider}:{model}",
+            max_inflight_bytes=max_inflight_bytes,
         )
 
     # --- public API ----------------------------------------------------------------------
@@ -222,8 +228,9 @@ class Embedder(ABC):
         copy) first; without ``interval_sec`` a video is one segment. All clips of all
         videos go to the runtime in one call.
         """
-        plans = [plan_clips(Media.coerce(v), segment_config) for v in videos]
-        results = self.embed([c for p in plans for c in p.inputs], task, progress=progress)
+        with tempfile.TemporaryDirectory(prefix="omniembed-clips-") as workdir:
+            plans = [plan_clips(Media.coerce(v), segment_config, Path(workdir)) for v in videos]
+            results = self.embed([c for p in plans for c in p.inputs], task, progress=progress)
         return _regroup(plans, results)
 
     async def aembed_videos(
@@ -235,11 +242,12 @@ class Embedder(ABC):
         progress: bool | None = None,
     ) -> list[list[Embedding]]:
         """Async `embed_videos` (cutting runs in a worker thread)."""
-        plans = await asyncio.to_thread(
-            lambda: [plan_clips(Media.coerce(v), segment_config) for v in videos]
-        )
-        inputs = [c for p in plans for c in p.inputs]
-        results = await self.aembed(inputs, task, progress=progress)
+        with tempfile.TemporaryDirectory(prefix="omniembed-clips-") as workdir:
+            plans = await asyncio.to_thread(
+                lambda: [plan_clips(Media.coerce(v), segment_config, Path(workdir)) for v in videos]
+            )
+            inputs = [c for p in plans for c in p.inputs]
+            results = await self.aembed(inputs, task, progress=progress)
         return _regroup(plans, results)
 
     def embed_video(

@@ -220,12 +220,14 @@ class VertexMultimodalEmbedder(Embedder):
             "input %d: %g s video segments: %s billing", index, interval, billing_mode(interval)
         )
         spans = self._windows(index, video, config)
+        length = spans[-1][1] if spans else None  # the video's length (or the stretch's end)
         return [
             self._item(
                 index,
                 _Instance(
                     text if n == 0 else None, image if n == 0 else None, video, span, interval
                 ),
+                length,
             )
             for n, span in enumerate(spans)
         ]
@@ -302,7 +304,7 @@ class VertexMultimodalEmbedder(Embedder):
             source=video.source,
         )
 
-    def _item(self, index: int, instance: _Instance) -> WorkItem:
+    def _item(self, index: int, instance: _Instance, length: float | None = None) -> WorkItem:
         key = cache_key(
             "vertex-multimodal",
             self.base_url,  # another endpoint (an emulator) never answers for this one
@@ -314,7 +316,7 @@ class VertexMultimodalEmbedder(Embedder):
             instance.window,
             instance.interval_sec,
         )
-        return WorkItem(index, instance, key)
+        return WorkItem(index, instance, key, weight=_request_bytes(instance, length))
 
     # --- sending -------------------------------------------------------------------------
 
@@ -447,6 +449,21 @@ class VertexMultimodalEmbedder(Embedder):
             f"VertexMultimodalEmbedder(project={self.project!r}, "
             f"location={self.location!r}, dimension={self.dimension})"
         )
+
+
+def _request_bytes(instance: _Instance, length: float | None) -> int:
+    """About how many bytes the request's media take (base64): what the runtime's
+    in-flight byte budget counts, so a few long-video windows are not all held at once."""
+    total = 0
+    for media in (instance.image, instance.video):
+        if media is None or media.is_remote:
+            continue
+        size = media.size or 0
+        if media is instance.video and instance.window is not None and length:
+            start, end = instance.window
+            size = int(size * min(1.0, (end - start) / length))
+        total += size * 4 // 3
+    return total
 
 
 class _Auth:

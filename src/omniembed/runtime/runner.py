@@ -38,6 +38,7 @@ from ..errors import (
 )
 from ..types import Embedding
 from .batching import WorkItem, plan_batches, split
+from .byte_budget import DEFAULT_MAX_INFLIGHT_BYTES, ByteBudget
 from .cache import EmbeddingCache
 from .rate_limit import RateLimiter
 from .retry import RetryPolicy
@@ -87,6 +88,7 @@ class Runner:
         cache: EmbeddingCache | None = None,
         progress: bool = False,
         description: str = "embedding",
+        max_inflight_bytes: int = DEFAULT_MAX_INFLIGHT_BYTES,
     ):
         if max_concurrency < 1:
             raise ValueError(f"max_concurrency must be >= 1, got {max_concurrency}")
@@ -100,6 +102,7 @@ class Runner:
         self.description = description
         self.last_stats = RunStats()
         self.throttle = Throttle(max_concurrency)
+        self.byte_budget = ByteBudget(max_inflight_bytes)
         self._thread_slots = threading.BoundedSemaphore(max_concurrency)
         self._loop_slots: weakref.WeakKeyDictionary[
             asyncio.AbstractEventLoop, asyncio.Semaphore
@@ -129,7 +132,7 @@ class Runner:
             job.close()
 
     def _run_batch(self, job: _Job, batch: list[WorkItem], send: SendBatch) -> None:
-        with self._thread_slots:
+        with self._thread_slots, self.byte_budget.hold(_weight(batch)):
             self._process_sync(job, batch, send)
 
     def _process_sync(self, job: _Job, batch: list[WorkItem], send: SendBatch) -> None:
@@ -186,7 +189,7 @@ class Runner:
             slots = self._slots_for_running_loop()
 
             async def run_one(batch: list[WorkItem]) -> None:
-                async with slots:
+                async with slots, self.byte_budget.ahold(_weight(batch)):
                     await self._arun_batch(job, batch, asend)
 
             await asyncio.gather(*(run_one(b) for b in job.plan()))
@@ -248,6 +251,10 @@ class Runner:
         if slots is None:
             slots = self._loop_slots[loop] = asyncio.Semaphore(self.max_concurrency)
         return slots
+
+
+def _weight(batch: Sequence[WorkItem]) -> int:
+    return sum(item.weight for item in batch)
 
 
 def _splittable(exc: OmniEmbedError, batch: Sequence[WorkItem]) -> bool:
