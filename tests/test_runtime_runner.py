@@ -263,3 +263,49 @@ def test_quota_discovered_by_429s_completes_with_few_wasted_calls() -> None:
     outcomes = run.run(items([str(i) for i in range(40)]), send)
     assert all(o.embeddings for o in outcomes)
     assert state["rejected"] < 60  # without the throttle: hundreds
+
+
+class WeighingTransport(Transport):
+    """Also records the largest total weight of batches in flight together."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.weight_in_flight = 0
+        self.max_weight_in_flight = 0
+
+    def __call__(self, batch: list[WorkItem]) -> Sequence[BatchOutcome]:
+        weight = sum(i.weight for i in batch)
+        with self.lock:
+            self.weight_in_flight += weight
+            self.max_weight_in_flight = max(self.max_weight_in_flight, self.weight_in_flight)
+        try:
+            time.sleep(0.01)
+            return super().__call__(batch)
+        finally:
+            with self.lock:
+                self.weight_in_flight -= weight
+
+
+def _weighted(count: int, weight: int) -> list[WorkItem]:
+    return [WorkItem(i, f"clip{i}", weight=weight) for i in range(count)]
+
+
+def test_byte_budget_bounds_the_media_in_flight() -> None:
+    send = WeighingTransport()
+    run = runner(max_batch_size=1, max_concurrency=8, max_inflight_bytes=300)
+    outcomes = run.run(_weighted(12, 100), send)
+    assert len(outcomes) == 12 and all(o.embeddings for o in outcomes)
+    # 8 slots would allow 800; the budget holds it to 300 (3 at a time).
+    assert 100 <= send.max_weight_in_flight <= 300
+    # A batch bigger than the whole budget still runs, alone.
+    big = WeighingTransport()
+    runner(max_batch_size=1, max_concurrency=8, max_inflight_bytes=300).run(_weighted(3, 500), big)
+    assert big.max_weight_in_flight == 500 and big.max_in_flight == 1
+
+
+async def test_byte_budget_bounds_async_batches_too() -> None:
+    send = WeighingTransport()
+    run = runner(max_batch_size=1, max_concurrency=8, max_inflight_bytes=200)
+    outcomes = await run.arun(_weighted(10, 100), send.asend)
+    assert len(outcomes) == 10
+    assert 100 <= send.max_weight_in_flight <= 200
