@@ -1,0 +1,62 @@
+"""Smoke test of benchmarks/compare.py: a quick run prints the side-by-side table.
+
+Runs with the test extra only: the anchor integrations (llama-index-embeddings-google-genai,
+langchain-google-genai, llama-index-embeddings-dashscope) need not be installed; when they
+are not, the script says so and skips them.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "benchmarks" / "compare.py"
+
+pytest.importorskip("aiohttp")  # the emulator
+pytest.importorskip("dashscope")
+
+
+def test_compare_quick_prints_the_table(tmp_path: Path) -> None:
+    cmd = [
+        sys.executable,
+        str(SCRIPT),
+        "--quick",
+        "--only",
+        "omniembed",
+        "--only",
+        "dashscope-llamaindex",
+        "--metrics",
+        "throughput,cpu",
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "--timeout",
+        "60",
+    ]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=ROOT)
+    out = done.stdout
+    assert done.returncode == 0, out + done.stderr
+    assert "| provider | client | throughput, items/s (quota, 200 ms) | CPU ms/item" in out
+    for row in (
+        "| Gemini API | omniembed GeminiEmbedder | ",
+        "| DashScope | omniembed DashScopeEmbedder | ",
+        "| Vertex AI | omniembed VertexMultimodalEmbedder | ",
+    ):
+        line = next(line for line in out.splitlines() if line.startswith(row))
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        # throughput and CPU are numbers for omniembed, not "fails (...)"
+        assert all(c[0].isdigit() for c in cells[2:]), line
+    assert "| LlamaIndex GoogleGenAIEmbedding |" not in out  # not selected
+    try:
+        anchor = importlib.util.find_spec("llama_index.embeddings.dashscope")
+    except ModuleNotFoundError:  # llama_index itself is missing
+        anchor = None
+    if anchor is None:
+        assert "LlamaIndex DashScopeEmbedding: not installed" in out
+        assert (
+            "| DashScope | LlamaIndex DashScopeEmbedding | not installed | not installed |" in out
+        )
