@@ -13,8 +13,10 @@ import weakref
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 
-#: Enough for several full 20 MB Gemini requests; far below a machine's memory.
-DEFAULT_MAX_INFLIGHT_BYTES = 256 * 1024 * 1024
+#: Media bytes (as sent, base64) in flight together. A request holds its media several
+#: times over while it is built and sent (bytes, base64, JSON, the HTTP buffer), so this
+#: is about a fifth of the memory it allows: a few full Gemini requests at once.
+DEFAULT_MAX_INFLIGHT_BYTES = 64 * 1024 * 1024
 
 
 class ByteBudget:
