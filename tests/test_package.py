@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import omniembed
 
 
@@ -39,3 +41,23 @@ def test_typed_package() -> None:
 def test_public_names_resolve() -> None:
     for name in omniembed.__all__:
         assert getattr(omniembed, name) is not None, name
+
+
+@pytest.mark.parametrize(
+    ("hidden", "statement", "extra"),
+    [
+        ("dashscope", "from omniembed import DashScopeEmbedder", "dashscope"),
+        ("aiohttp", "from omniembed.emulator import Emulator", "emulator"),
+    ],
+)
+def test_a_missing_extra_is_named(hidden: str, statement: str, extra: str) -> None:
+    code = (
+        f"import sys\nsys.modules[{hidden!r}] = None\n"
+        f"try:\n    {statement}\nexcept ImportError as exc:\n"
+        "    print(type(exc).__name__, exc)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    ).stdout
+    assert out.startswith("MissingDependencyError")
+    assert f"pip install 'omniembed[{extra}]'" in out

@@ -36,11 +36,20 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 
-import dashscope
-import requests
-from dashscope.common.error import UploadFileException
-from dashscope.utils.oss_utils import OssUtils
 from pydantic import SecretStr
+
+try:
+    import dashscope
+    import requests
+    from dashscope.common.error import UploadFileException
+    from dashscope.utils.oss_utils import OssUtils
+except ImportError as exc:  # the SDK is an optional extra
+    from ..errors import MissingDependencyError
+
+    raise MissingDependencyError(
+        "DashScopeEmbedder needs the dashscope SDK; install it with: "
+        "pip install 'omniembed[dashscope]'"
+    ) from exc
 
 from ..errors import (
     ConfigurationError,
