@@ -803,7 +803,8 @@ async def test_async_end_to_end_with_upload_and_close(emu: Emulator) -> None:
     from dashscope.api_entities import aio_session
 
     emu.latency_ms = 200
-    async with live(emu, max_concurrency=4) as e:
+    # A known quota: no slow start, so all four requests go at once.
+    async with live(emu, max_concurrency=4, requests_per_minute=600) as e:
         loop = asyncio.get_running_loop()
         start = loop.time()
         results = await e.aembed([f"text {i}" for i in range(80)])  # 4 requests of 20

@@ -208,8 +208,13 @@ def test_errors_and_retries(emu: Emulator) -> None:
 
 def test_default_quota_is_the_model_quota(emu: Emulator) -> None:
     embedder = VertexMultimodalEmbedder(project="p", access_token="t", base_url=emu.base_url)
-    assert embedder.rate_limiter is not None
-    assert embedder.rate_limiter.requests_per_minute == 120
+    assert embedder.quota.limits.requests_per_minute == 120
+    assert embedder.quota.unit == "call"
+    assert "multimodalembedding@001" in embedder.quota.limits.source
+    explicit = VertexMultimodalEmbedder(
+        project="p", access_token="t", base_url=emu.base_url, requests_per_minute=600
+    )
+    assert explicit.quota.limits.requests_per_minute == 600
 
 
 async def test_async_matches_sync(emu: Emulator) -> None:

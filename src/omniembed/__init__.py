@@ -15,6 +15,7 @@ from .errors import (
     BatchJobTimeoutError,
     BlockedContentError,
     ConfigurationError,
+    DailyQuotaExceededError,
     EmptyInputError,
     InputError,
     InvalidArgumentError,
@@ -28,6 +29,7 @@ from .errors import (
     PartialFailureError,
     PermissionDeniedError,
     QuotaExceededError,
+    QuotaViolation,
     ServerError,
     ServiceConnectionError,
     ServiceError,
@@ -43,6 +45,7 @@ if TYPE_CHECKING:
     from .providers.gemini import GeminiEmbedder
     from .providers.vertex_multimodal import VertexMultimodalEmbedder
     from .runtime.cache import EmbeddingCache, MemoryCache, SQLiteCache
+    from .runtime.quota import Quota, QuotaLimits
     from .runtime.rate_limit import RateLimiter
     from .runtime.retry import RetryPolicy
 
@@ -55,6 +58,8 @@ _LAZY = {
     "EmbeddingCache": ".runtime.cache",
     "MemoryCache": ".runtime.cache",
     "SQLiteCache": ".runtime.cache",
+    "Quota": ".runtime.quota",
+    "QuotaLimits": ".runtime.quota",
     "RateLimiter": ".runtime.rate_limit",
     "RetryPolicy": ".runtime.retry",
 }
@@ -75,6 +80,7 @@ __all__ = [
     "BatchJobTimeoutError",
     "BlockedContentError",
     "ConfigurationError",
+    "DailyQuotaExceededError",
     "DashScopeEmbedder",
     "Embedding",
     "EmbeddingCache",
@@ -95,7 +101,10 @@ __all__ = [
     "OmniEmbedError",
     "PartialFailureError",
     "PermissionDeniedError",
+    "Quota",
     "QuotaExceededError",
+    "QuotaLimits",
+    "QuotaViolation",
     "RateLimiter",
     "RetryPolicy",
     "SQLiteCache",

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -135,10 +137,117 @@ class InvalidArgumentError(ServiceError):
     """The service rejected the request as invalid (HTTP 400); its message says why."""
 
 
+@dataclass(frozen=True)
+class QuotaViolation:
+    """One quota a 429 names (Google's ``google.rpc.QuotaFailure`` violation).
+
+    ``period`` is ``"minute"``, ``"day"`` or None (unknown) and ``measure`` is
+    ``"requests"`` or ``"tokens"``, read from the ``quotaId`` / ``quotaMetric`` names
+    (e.g. ``EmbedContentRequestsPerDayPerUserPerProjectPerModel-FreeTier``); ``limit`` is
+    the ``quotaValue`` the service enforces, when it says.
+    """
+
+    quota_id: str
+    quota_metric: str = ""
+    limit: float | None = None
+    dimensions: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def period(self) -> str | None:
+        name = f"{self.quota_id} {self.quota_metric}".lower()
+        if "perday" in name or "per_day" in name or "daily" in name:
+            return "day"
+        if "perminute" in name or "per_minute" in name:
+            return "minute"
+        return None
+
+    @property
+    def measure(self) -> str:
+        name = f"{self.quota_id} {self.quota_metric}".lower()
+        return "tokens" if "token" in name else "requests"
+
+    def describe(self) -> str:
+        limit = f" ({self.limit:,.0f} {self.measure} per {self.period or 'period'})"
+        return self.quota_id + (limit if self.limit is not None else "")
+
+
 class QuotaExceededError(ServiceError):
-    """Rate limit or quota exhausted (HTTP 429); retried with the service's delay."""
+    """Rate limit or quota exhausted (HTTP 429); retried with the service's delay.
+
+    ``violations`` lists the quotas the service named (Google's ``QuotaFailure``), which the
+    runtime reads to learn per-minute limits and to recognise a daily cap."""
 
     retryable = True
+
+    def __init__(
+        self, message: str, *, violations: Sequence[QuotaViolation] = (), **kwargs: Any
+    ) -> None:
+        super().__init__(message, **kwargs)
+        self.violations = list(violations)
+
+
+class DailyQuotaExceededError(QuotaExceededError):
+    """A per-day quota is used up: no retry can succeed before ``resets_at``.
+
+    Raised at the first 429 naming a daily quota (or before any request, when the
+    configured ``requests_per_day`` is spent). ``quota_id`` and ``limit`` name the quota;
+    ``embedded`` of ``total`` inputs got vectors (they are in ``results`` and, with a cache,
+    stored, so the same call after the reset sends only the rest); ``resets_at`` is an aware
+    `datetime`.
+    """
+
+    retryable = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        resets_at: datetime,
+        quota_id: str | None = None,
+        limit: float | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(message, **kwargs)
+        self.resets_at = resets_at
+        self.quota_id = quota_id
+        self.limit = limit
+        #: Filled in by the embedder when the call ends: inputs embedded / in the call.
+        self.embedded: int | None = None
+        self.total: int | None = None
+        self.results: list[EmbeddingResult] = []
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        if self.embedded is not None and self.total is not None:
+            text += (
+                f"; {self.embedded} of {self.total} inputs embedded (in .results, and in the "
+                "cache when one is set: the same call after the reset sends only the rest)"
+            )
+        return text
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (
+            _rebuild_daily,
+            (self.message, self.resets_at, self.quota_id, self.limit, self.provider),
+        )
+
+
+def _rebuild_daily(
+    message: str,
+    resets_at: datetime,
+    quota_id: str | None,
+    limit: float | None,
+    provider: str | None,
+) -> DailyQuotaExceededError:
+    return DailyQuotaExceededError(
+        message,
+        resets_at=resets_at,
+        quota_id=quota_id,
+        limit=limit,
+        status_code=429,
+        status="RESOURCE_EXHAUSTED",
+        provider=provider,
+    )
 
 
 class ServerError(ServiceError):

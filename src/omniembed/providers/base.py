@@ -9,6 +9,7 @@ caching and progress from `omniembed.runtime`.
 from __future__ import annotations
 
 import asyncio
+import copy
 import os
 import tempfile
 from abc import ABC, abstractmethod
@@ -20,6 +21,8 @@ from pydantic import SecretStr
 
 from ..errors import (
     AuthenticationError,
+    ConfigurationError,
+    DailyQuotaExceededError,
     EmptyInputError,
     InputError,
     NotFoundError,
@@ -31,12 +34,14 @@ from ..media import Media
 from ..runtime.batching import WorkItem
 from ..runtime.byte_budget import DEFAULT_MAX_INFLIGHT_BYTES
 from ..runtime.cache import EmbeddingCache, SQLiteCache
+from ..runtime.quota import Quota
 from ..runtime.rate_limit import RateLimiter
 from ..runtime.retry import RetryPolicy
 from ..runtime.runner import BatchOutcome, ItemOutcome, Runner, RunStats
 from ..tasks import Task
 from ..types import Embedding, EmbeddingResult, VideoSegmentConfig
 from ..video_segments import ClipPlan, plan_clips, segments
+from .quota_table import UNITS, quota_limits
 
 #: One input after normalization: its parts in order (text and media).
 Parts: TypeAlias = "tuple[str | Media, ...]"
@@ -97,6 +102,9 @@ class Embedder(ABC):
     """Base class of the provider embedders (`GeminiEmbedder`, ...)."""
 
     provider: ClassVar[str]
+    #: Which service's quota rules apply ("gemini-api", "vertex", "dashscope"); set by each
+    #: provider (before ``Embedder.__init__`` runs).
+    quota_service: str
 
     def __init__(
         self,
@@ -105,6 +113,10 @@ class Embedder(ABC):
         default_task: Task | str = Task.RETRIEVAL_DOCUMENT,
         max_concurrency: int = 16,
         requests_per_minute: float | None = None,
+        tokens_per_minute: float | None = None,
+        requests_per_day: float | None = None,
+        tier: str | None = None,
+        quota: Quota | None = None,
         rate_limiter: RateLimiter | None = None,
         max_retries: int = 6,
         retry_policy: RetryPolicy | None = None,
@@ -117,8 +129,14 @@ class Embedder(ABC):
     ):
         """Runtime knobs shared by all providers.
 
-        ``max_concurrency`` bounds requests in flight; ``requests_per_minute`` paces them
-        (or share one ``rate_limiter`` between clients drawing on one quota);
+        ``max_concurrency`` bounds requests in flight. The quota: ``requests_per_minute``
+        (counted as the service counts: each input on the Gemini API, each HTTP call on
+        Vertex AI and DashScope), ``tokens_per_minute`` (estimated input tokens) and
+        ``requests_per_day``; ``tier`` ("free", "tier1", "tier2", "tier3", or "default"
+        where a service has no tiers) fills the published figures, explicit numbers win.
+        Share one ``quota`` (`omniembed.runtime.Quota`) between embedders drawing on one
+        project quota. Without any, limits are learnt from the service's 429s.
+        ``rate_limiter`` additionally paces HTTP calls (kept for compatibility);
         ``max_retries``/``retry_policy`` govern retries of 408/429/5xx and connection
         errors; ``cache`` is an `EmbeddingCache` or a path to a SQLite cache file;
         ``progress`` shows a progress bar. ``max_batch_size``/``max_batch_bytes`` are the
@@ -130,8 +148,19 @@ class Embedder(ABC):
         assert parsed is not None
         self.default_task = parsed
         self.timeout = timeout
-        if rate_limiter is None and requests_per_minute:
-            rate_limiter = RateLimiter(requests_per_minute)
+        service = self.quota_service
+        if quota is None:
+            limits = quota_limits(service, model, tier).override(
+                requests_per_minute=requests_per_minute or None,
+                tokens_per_minute=tokens_per_minute or None,
+                requests_per_day=requests_per_day or None,
+            )
+            quota = Quota(limits)
+        elif tier is not None or requests_per_minute or tokens_per_minute or requests_per_day:
+            raise ConfigurationError(
+                "pass either quota= (a shared Quota) or tier= / requests_per_minute= / "
+                "tokens_per_minute= / requests_per_day=, not both"
+            )
         if cache is not None and not isinstance(cache, EmbeddingCache):
             cache = SQLiteCache(cache)
         self._runner = Runner(
@@ -144,6 +173,8 @@ class Embedder(ABC):
             progress=progress,
             description=f"{self.provider}:{model}",
             max_inflight_bytes=max_inflight_bytes,
+            quota=quota,
+            quota_unit=UNITS[service],
         )
 
     # --- public API ----------------------------------------------------------------------
@@ -151,6 +182,11 @@ class Embedder(ABC):
     @property
     def cache(self) -> EmbeddingCache | None:
         return self._runner.cache
+
+    @property
+    def quota(self) -> Quota:
+        """The quota every request passes (shared when one was given)."""
+        return self._runner.quota
 
     @property
     def rate_limiter(self) -> RateLimiter | None:
@@ -383,11 +419,26 @@ def _assemble(
             failures[result.index] = result.error
     if failures and raise_on_error:
         errors = list(failures.values())
+        daily = next((e for e in errors if isinstance(e, DailyQuotaExceededError)), None)
+        if daily is not None:
+            # The call stopped at a daily cap: say so (with the results), not "partial".
+            raise _daily_with_results(daily, results)
         if len(failures) == count and _one_cause(errors):
             # Nothing succeeded and one cause explains it (bad key, unknown model, ...).
             raise errors[0]
         raise PartialFailureError(results, failures)
     return results
+
+
+def _daily_with_results(
+    error: DailyQuotaExceededError, results: list[EmbeddingResult]
+) -> DailyQuotaExceededError:
+    """A copy of ``error`` that says how much of this call got done, with its results."""
+    clone = copy.copy(error)
+    clone.embedded = sum(1 for r in results if r.error is None)
+    clone.total = len(results)
+    clone.results = results
+    return clone
 
 
 def _one_cause(errors: Sequence[Exception]) -> bool:

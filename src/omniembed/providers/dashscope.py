@@ -51,6 +51,7 @@ except ImportError as exc:  # the SDK is an optional extra
         "pip install 'omniembed[dashscope]'"
     ) from exc
 
+from .. import token_estimate
 from ..errors import (
     ConfigurationError,
     InvalidParameterError,
@@ -172,6 +173,7 @@ class DashScopeEmbedder(Embedder):
     """
 
     provider = "dashscope"
+    quota_service = "dashscope"
 
     def __init__(
         self,
@@ -309,7 +311,15 @@ class DashScopeEmbedder(Embedder):
             group = ("one-image-per-request", index)
         elif content.video is not None and self.spec.max_videos_per_request is not None:
             group = ("one-video-per-request", index)
-        return [WorkItem(index, content, key, group=group, weight=content.weight)]
+        tokens = sum(
+            token_estimate.text_tokens(p)
+            if isinstance(p, str)
+            else token_estimate.image_tokens()
+            if p.modality.value == "image"
+            else 0
+            for p in parts
+        )
+        return [WorkItem(index, content, key, group=group, weight=content.weight, tokens=tokens)]
 
     def _content(self, index: int, parts: Parts) -> _Content:
         spec = self.spec

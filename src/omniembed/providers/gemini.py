@@ -28,6 +28,7 @@ from google import genai
 from google.genai import types as genai_types
 from pydantic import SecretStr
 
+from .. import token_estimate
 from ..errors import (
     ConfigurationError,
     InvalidParameterError,
@@ -38,7 +39,7 @@ from ..errors import (
 )
 from ..media import Media
 from ..mime import Modality
-from ..probe import check_image, has_audio_track
+from ..probe import check_image, has_audio_track, image_size, probe_or_none
 from ..runtime.batching import WorkItem
 from ..runtime.cache import cache_key
 from ..runtime.runner import BatchOutcome
@@ -69,6 +70,8 @@ class _Request:
     title: str | None
     #: Media whose bytes must be re-encoded to PNG before sending (e.g. WEBP images).
     reencode: frozenset[int] = frozenset()
+    #: Estimated input tokens (what a tokens-per-minute quota counts).
+    tokens: int = 0
 
     @property
     def modality(self) -> str:
@@ -122,6 +125,7 @@ class GeminiEmbedder(Embedder):
         self.output_dimensionality = output_dimensionality
         self.normalize = normalize
         self.base_url = check_base_url(base_url)
+        self.quota_service = "vertex" if self.vertexai else "gemini-api"
         self._check_model_and_dimension(model)
         self._max_batch = 1 if self.vertexai else 100
         super().__init__(
@@ -218,7 +222,9 @@ class GeminiEmbedder(Embedder):
             len(p.encode()) if isinstance(p, str) else (p.size or 0) * 4 // 3 for p in request.parts
         )
         # google-genai sends one config per call, so inputs batch only with equal titles.
-        return [WorkItem(index, request, key, group=request.title, weight=weight)]
+        return [
+            WorkItem(index, request, key, group=request.title, weight=weight, tokens=request.tokens)
+        ]
 
     def _condition(self, index: int, parts: Parts, task: Task, title: str | None) -> _Request:
         texts = [p for p in parts if isinstance(p, str)]
@@ -231,12 +237,13 @@ class GeminiEmbedder(Embedder):
                 index=index,
                 source=media[0].source,
             )
-        reencode = self._check_media(index, media)
+        reencode, media_tokens = self._check_media(index, media)
         if self.spec.conditioning is Conditioning.TASK_TYPE:
             kept: tuple[str | Media, ...] = ("\n".join(texts),) if not media else parts
-            return _Request(
-                kept, task.value, title_for_task_type(task, title), _positions(kept, reencode)
-            )
+            sent_title = title_for_task_type(task, title)
+            tokens = _text_tokens(kept) + media_tokens
+            tokens += token_estimate.text_tokens(sent_title or "")
+            return _Request(kept, task.value, sent_title, _positions(kept, reencode), tokens=tokens)
         conditioned: list[str | Media] = []
         prefixed = False
         for part in parts:
@@ -245,7 +252,13 @@ class GeminiEmbedder(Embedder):
                 prefixed = True
             else:
                 conditioned.append(part)
-        return _Request(tuple(conditioned), None, None, _positions(conditioned, reencode))
+        return _Request(
+            tuple(conditioned),
+            None,
+            None,
+            _positions(conditioned, reencode),
+            tokens=_text_tokens(conditioned) + media_tokens,
+        )
 
     def _warn_if_long(self, index: int, texts: list[str]) -> None:
         limit = self.spec.max_tokens
@@ -260,17 +273,21 @@ class GeminiEmbedder(Embedder):
                 limit,
             )
 
-    def _check_media(self, index: int, media: list[Media]) -> set[int]:
-        """Check gemini-embedding-2's per-input limits; return ids of images to re-encode."""
+    def _check_media(self, index: int, media: list[Media]) -> tuple[set[int], int]:
+        """Check gemini-embedding-2's per-input limits; return ids of images to re-encode
+        and the media's estimated tokens."""
         spec = self.spec
         reencode: set[int] = set()
         images = 0
+        tokens = 0
         for item in media:
             self._check_reference(index, item)
             mime = item.mime_type
             if mime.startswith("image/"):
                 images += 1
                 check_image(item)  # a corrupt image is refused here, not by the service
+                size = None if item.scheme == "gs" else probe_or_none(image_size, item)
+                tokens += token_estimate.image_tokens(*(size or (None, None)))
                 if mime not in spec.image_mime_types:
                     if item.is_remote:
                         raise UnsupportedMediaError(
@@ -289,6 +306,9 @@ class GeminiEmbedder(Embedder):
                     )
                 seconds = _probe_or_none(_duration, item)
                 sound = seconds is not None and _probe_or_none(has_audio_track, item)
+                tokens += token_estimate.video_tokens(seconds)
+                if sound:
+                    tokens += token_estimate.audio_tokens(seconds)
                 limit = spec.max_audio_seconds if sound else spec.max_video_seconds
                 if seconds is not None and seconds > limit:
                     kind = "video (with sound)" if sound else "video"
@@ -302,6 +322,7 @@ class GeminiEmbedder(Embedder):
                     )
             elif mime == "application/pdf":
                 pages = _probe_or_none(_pages, item)
+                tokens += token_estimate.pdf_tokens(pages)
                 if pages is not None and pages > spec.max_pdf_pages:
                     raise MediaLimitError(
                         f"the PDF has {pages} pages; {spec.name} takes at most "
@@ -318,6 +339,7 @@ class GeminiEmbedder(Embedder):
                         source=item.source,
                     )
                 seconds = _probe_or_none(_duration, item)
+                tokens += token_estimate.audio_tokens(seconds)
                 if seconds is not None and seconds > spec.max_audio_seconds:
                     raise MediaLimitError(
                         f"the audio is {seconds:.1f} s long; {spec.name} takes at most "
@@ -343,7 +365,7 @@ class GeminiEmbedder(Embedder):
                 "Split them over several inputs",
                 index=index,
             )
-        return reencode
+        return reencode, tokens
 
     def _check_reference(self, index: int, item: Media) -> None:
         if not item.is_remote:
@@ -492,6 +514,10 @@ class GeminiEmbedder(Embedder):
 
 
 # --- helpers -------------------------------------------------------------------------------
+
+
+def _text_tokens(parts: Sequence[str | Media]) -> int:
+    return sum(token_estimate.text_tokens(p) for p in parts if isinstance(p, str))
 
 
 def _positions(parts: Sequence[str | Media], ids: set[int]) -> frozenset[int]:

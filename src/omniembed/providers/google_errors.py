@@ -16,6 +16,7 @@ from ..errors import (
     OmniEmbedError,
     PermissionDeniedError,
     QuotaExceededError,
+    QuotaViolation,
     ServerError,
     ServiceConnectionError,
     ServiceError,
@@ -74,16 +75,55 @@ def google_error(
         cls = ServerError
     else:
         cls = _BY_STATUS.get(code, ServiceError)
+    extra: dict[str, Any] = {}
+    if cls is QuotaExceededError:
+        extra["violations"] = quota_violations(error_body)
     error = cls(
         message,
         status_code=code,
         status=status,
         provider=provider,
         retry_after=_retry_after(error_body, headers),
+        **extra,
     )
     if cls is ServerError:
         error.retryable = code in _RETRYABLE_5XX
     return error
+
+
+def quota_violations(error_body: Mapping[str, Any]) -> list[QuotaViolation]:
+    """The quotas a 429 names: ``details[]`` entries of type ``google.rpc.QuotaFailure``
+    (``violations[{quotaMetric, quotaId, quotaDimensions, quotaValue}]``; the Gemini API
+    sends ``quotaValue`` as a string, e.g. ``"100"``). Vertex AI's 429s carry none."""
+    found: list[QuotaViolation] = []
+    for detail in error_body.get("details") or []:
+        if not isinstance(detail, dict) or not str(detail.get("@type", "")).endswith(
+            "google.rpc.QuotaFailure"
+        ):
+            continue
+        for violation in detail.get("violations") or []:
+            if not isinstance(violation, dict):
+                continue
+            dims = violation.get("quotaDimensions")
+            found.append(
+                QuotaViolation(
+                    quota_id=str(violation.get("quotaId") or violation.get("subject") or ""),
+                    quota_metric=str(violation.get("quotaMetric") or ""),
+                    limit=_number(violation.get("quotaValue")),
+                    dimensions={str(k): str(v) for k, v in dims.items()}
+                    if isinstance(dims, dict)
+                    else {},
+                )
+            )
+    return found
+
+
+def _number(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if number > 0 else None
 
 
 def _retry_after(error_body: dict[str, Any], headers: Mapping[str, str] | None) -> float | None:

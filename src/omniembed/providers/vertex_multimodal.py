@@ -85,7 +85,8 @@ class VertexMultimodalEmbedder(Embedder):
     Credentials: Application Default Credentials by default, or ``credentials``
     (google-auth) or ``access_token``. ``project``/``location`` default to
     ``GOOGLE_CLOUD_PROJECT`` / ``GOOGLE_CLOUD_LOCATION`` (else ``us-central1``).
-    ``requests_per_minute`` defaults to the model's quota, 120.
+    The quota defaults to the model's published one (``tier="default"``: 120 requests per
+    minute per project); ``requests_per_minute=`` sets yours.
 
     An input is a text, an image, a video, or a list holding at most one of each (one
     instance; its vectors come back in the order text, image, video segments).
@@ -95,6 +96,7 @@ class VertexMultimodalEmbedder(Embedder):
     """
 
     provider = "vertex"
+    quota_service = "vertex"
 
     def __init__(
         self,
@@ -110,7 +112,8 @@ class VertexMultimodalEmbedder(Embedder):
         downscale_images: bool = True,
         storage_url: str = "https://storage.googleapis.com",
         max_concurrency: int = 8,
-        requests_per_minute: float | None = 120,
+        requests_per_minute: float | None = None,
+        tier: str | None = "default",
         max_retries: int = 6,
         timeout: float | None = 120.0,
         cache: Any = None,
@@ -135,6 +138,7 @@ class VertexMultimodalEmbedder(Embedder):
             model=MODEL,
             max_concurrency=max_concurrency,
             requests_per_minute=requests_per_minute,
+            tier=None if runtime.get("quota") is not None else tier,
             max_retries=max_retries,
             timeout=timeout,
             cache=cache,

@@ -2,6 +2,7 @@
 
 from .batching import WorkItem, plan_batches
 from .cache import EmbeddingCache, MemoryCache, SQLiteCache, cache_key
+from .quota import Permit, Quota, QuotaLimits
 from .rate_limit import RateLimiter
 from .retry import RetryPolicy
 from .runner import ItemOutcome, Runner, RunStats
@@ -10,6 +11,9 @@ __all__ = [
     "EmbeddingCache",
     "ItemOutcome",
     "MemoryCache",
+    "Permit",
+    "Quota",
+    "QuotaLimits",
     "RateLimiter",
     "RetryPolicy",
     "RunStats",

@@ -15,7 +15,8 @@ class WorkItem:
     (e.g. the windows of a long video), and their vectors are concatenated in order.
     ``payload`` is the provider's prepared request part. Items batch together only when
     their ``group`` is equal (e.g. the same per-call title); ``weight`` counts toward a
-    per-request size budget (e.g. inline bytes).
+    per-request size budget (e.g. inline bytes); ``tokens`` is the estimated input tokens a
+    quota counts.
     """
 
     index: int
@@ -23,17 +24,22 @@ class WorkItem:
     cache_key: str | None = None
     group: Hashable = None
     weight: int = 0
+    tokens: int = 0
     #: Other items with the same cache key in this call: embedded once, answered together.
     duplicates: list[WorkItem] = field(default_factory=list, repr=False)
 
 
 def plan_batches(
-    items: Sequence[WorkItem], max_items: int, max_weight: int | None = None
+    items: Sequence[WorkItem],
+    max_items: int,
+    max_weight: int | None = None,
+    max_tokens: int | None = None,
 ) -> list[list[WorkItem]]:
     """Split items into request-sized batches, in input order, one group per batch.
 
     A batch closes when it reaches ``max_items`` or when the next item would push its
-    weight over ``max_weight`` (an item heavier than the budget goes alone).
+    weight over ``max_weight`` or its tokens over ``max_tokens`` (an item over a budget
+    goes alone).
     """
     if max_items < 1:
         raise ValueError(f"max_items must be >= 1, got {max_items}")
@@ -41,7 +47,7 @@ def plan_batches(
     closed: list[_Batch] = []
     for position, item in enumerate(items):
         current = open_batches.get(item.group)
-        if current is not None and current.is_full(item, max_items, max_weight):
+        if current is not None and current.is_full(item, max_items, max_weight, max_tokens):
             closed.append(current)
             current = None
         if current is None:
@@ -57,14 +63,19 @@ class _Batch:
     first_position: int
     items: list[WorkItem] = field(default_factory=list)
     weight: int = 0
+    tokens: int = 0
 
-    def is_full(self, item: WorkItem, max_items: int, max_weight: int | None) -> bool:
+    def is_full(
+        self, item: WorkItem, max_items: int, max_weight: int | None, max_tokens: int | None
+    ) -> bool:
         over_weight = max_weight is not None and self.weight + item.weight > max_weight
-        return len(self.items) >= max_items or (bool(self.items) and over_weight)
+        over_tokens = max_tokens is not None and self.tokens + item.tokens > max_tokens
+        return len(self.items) >= max_items or (bool(self.items) and (over_weight or over_tokens))
 
     def add(self, item: WorkItem) -> None:
         self.items.append(item)
         self.weight += item.weight
+        self.tokens += item.tokens
 
 
 def split(batch: Sequence[WorkItem]) -> Iterator[list[WorkItem]]:

@@ -1,12 +1,14 @@
 """The runner: turns work items into as few, well-paced requests as possible.
 
 For one call it (1) answers what the cache already knows and embeds duplicates once,
-(2) packs the rest into request-sized batches, (3) sends them with bounded concurrency,
-pacing every HTTP request through the rate limiter and retrying transient failures,
-(4) isolates an item the service rejects by splitting its batch, so the others still get
-their vectors, and (5) stops early on errors no retry can fix (bad key, unknown model).
-Successful batches are written to the cache as they finish, so an interrupted run keeps
-its work.
+(2) packs the rest into request-sized batches that also fit one minute of the quota,
+(3) sends them with bounded concurrency, admitting every HTTP request through the `Quota`
+(requests in the service's unit, estimated tokens, the day's count) and retrying transient
+failures, (4) isolates an item the service rejects by splitting its batch, so the others
+still get their vectors, and (5) stops early on errors no retry can fix (bad key, unknown
+model, a spent daily quota). A 429 teaches the quota what the service enforces (limits it
+names; a daily cap stops the call at once). Successful batches are written to the cache as
+they finish, so an interrupted run keeps its work.
 
 Both paths are native: `run` uses a thread pool (works inside a running event loop, e.g.
 Jupyter), `arun` uses tasks on the caller's loop. The provider supplies `send`/`asend`,
@@ -28,6 +30,7 @@ from tqdm.auto import tqdm
 
 from ..errors import (
     AuthenticationError,
+    DailyQuotaExceededError,
     InputError,
     InvalidArgumentError,
     NotFoundError,
@@ -40,6 +43,7 @@ from ..types import Embedding
 from .batching import WorkItem, plan_batches, split
 from .byte_budget import DEFAULT_MAX_INFLIGHT_BYTES, ByteBudget
 from .cache import EmbeddingCache
+from .quota import Permit, Quota, Unit
 from .rate_limit import RateLimiter
 from .retry import RetryPolicy
 from .throttle import Throttle
@@ -52,7 +56,11 @@ SendBatch: TypeAlias = Callable[[list[WorkItem]], Sequence[BatchOutcome]]
 AsyncSendBatch: TypeAlias = Callable[[list[WorkItem]], Awaitable[Sequence[BatchOutcome]]]
 
 # Errors that no retry or split can fix: every further request would fail the same way.
-_FATAL = (AuthenticationError, PermissionDeniedError, NotFoundError)
+_FATAL = (AuthenticationError, PermissionDeniedError, NotFoundError, DailyQuotaExceededError)
+
+
+class _DoesNotFit(OmniEmbedError):
+    """The batch no longer fits one minute of the quota (a limit was learnt): split it."""
 
 
 @dataclass
@@ -66,12 +74,15 @@ class ItemOutcome:
 
 @dataclass
 class RunStats:
-    """What one call cost: requests sent (including retries) and cache hits."""
+    """What one call cost: requests sent (including retries), of them refused with a 429
+    (``rejected``), cache hits, and the estimated input tokens sent."""
 
     requests: int = 0
     retries: int = 0
     cache_hits: int = 0
     batches: int = 0
+    rejected: int = 0
+    tokens: int = 0
 
 
 class Runner:
@@ -89,6 +100,8 @@ class Runner:
         progress: bool = False,
         description: str = "embedding",
         max_inflight_bytes: int = DEFAULT_MAX_INFLIGHT_BYTES,
+        quota: Quota | None = None,
+        quota_unit: Unit = "call",
     ):
         if max_concurrency < 1:
             raise ValueError(f"max_concurrency must be >= 1, got {max_concurrency}")
@@ -101,7 +114,11 @@ class Runner:
         self.progress = progress
         self.description = description
         self.last_stats = RunStats()
-        self.throttle = Throttle(max_concurrency)
+        self.quota = quota if quota is not None else Quota()
+        self.quota.adopt_unit(quota_unit)
+        # With no quota known, start with one request in flight and double per success (TCP's
+        # slow start): the first 429 then meets one request, not `max_concurrency` of them.
+        self.throttle = Throttle(max_concurrency, slow_start=self.quota.limits.empty)
         self.byte_budget = ByteBudget(max_inflight_bytes)
         self._thread_slots = threading.BoundedSemaphore(max_concurrency)
         self._loop_slots: weakref.WeakKeyDictionary[
@@ -139,7 +156,7 @@ class Runner:
         try:
             outcomes = self._send_sync(job, batch, send)
         except OmniEmbedError as exc:
-            if _splittable(exc, batch):
+            if _splittable(exc, batch) or isinstance(exc, _DoesNotFit):
                 for half in split(batch):
                     self._process_sync(job, half, send)
                 return
@@ -155,16 +172,20 @@ class Runner:
             for attempt in self.retry.retrying():
                 with attempt:
                     job.raise_if_aborted()
+                    self._check_fits(batch)
                     attempts += 1
                     self.throttle.enter()
+                    permit = None
                     try:
+                        permit = self.quota.acquire(len(batch), _tokens(batch))
                         if self.rate_limiter is not None:
                             self.rate_limiter.acquire()
-                        job.count_request(attempts)
+                        job.count_request(attempts, permit)
                         outcomes = send(batch)
                     except BaseException as exc:
-                        self._leave_throttle(exc)
+                        self._after_failure(job, exc, permit)
                         raise
+                    self.quota.release(permit)
                     self.throttle.leave()
                     return outcomes
         except ServiceError as exc:
@@ -204,7 +225,7 @@ class Runner:
         try:
             outcomes = await self._send_async(job, batch, asend)
         except OmniEmbedError as exc:
-            if _splittable(exc, batch):
+            if _splittable(exc, batch) or isinstance(exc, _DoesNotFit):
                 for half in split(batch):
                     await self._arun_batch(job, half, asend)
                 return
@@ -222,16 +243,20 @@ class Runner:
             async for attempt in self.retry.async_retrying():
                 with attempt:
                     job.raise_if_aborted()
+                    self._check_fits(batch)
                     attempts += 1
                     await self.throttle.aenter()
+                    permit = None
                     try:
+                        permit = await self.quota.aacquire(len(batch), _tokens(batch))
                         if self.rate_limiter is not None:
                             await self.rate_limiter.aacquire()
-                        job.count_request(attempts)
+                        job.count_request(attempts, permit)
                         outcomes = await asend(batch)
                     except BaseException as exc:
-                        self._leave_throttle(exc)
+                        self._after_failure(job, exc, permit)
                         raise
+                    self.quota.release(permit)
                     self.throttle.leave()
                     return outcomes
         except ServiceError as exc:
@@ -239,11 +264,28 @@ class Runner:
             raise
         raise AssertionError("unreachable: tenacity either returns or raises")
 
-    def _leave_throttle(self, exc: BaseException) -> None:
-        if isinstance(exc, QuotaExceededError):
-            self.throttle.leave(throttled=True, retry_after=exc.retry_after)
-        else:
+    def _check_fits(self, batch: list[WorkItem]) -> None:
+        if len(batch) > 1 and not self.quota.fits(len(batch), _tokens(batch)):
+            raise _DoesNotFit("the batch is larger than one minute of the quota")
+
+    def _after_failure(self, job: _Job, exc: BaseException, permit: Permit | None) -> None:
+        """Release what the failed request held; learn from a 429 (a daily cap aborts)."""
+        if permit is None:  # refused locally (e.g. the day's quota is spent): nothing sent
             self.throttle.leave()
+            if isinstance(exc, DailyQuotaExceededError):
+                job.abort(exc)
+            return
+        if not isinstance(exc, QuotaExceededError):
+            self.quota.release(permit)
+            self.throttle.leave()
+            return
+        self.quota.release(permit, admitted=False)
+        job.count_rejected()
+        daily = self.quota.learn(exc)
+        self.throttle.leave(throttled=True, retry_after=exc.retry_after)
+        if daily is not None:
+            job.abort(daily)
+            raise daily from exc
 
     def _slots_for_running_loop(self) -> asyncio.Semaphore:
         loop = asyncio.get_running_loop()
@@ -255,6 +297,10 @@ class Runner:
 
 def _weight(batch: Sequence[WorkItem]) -> int:
     return sum(item.weight for item in batch)
+
+
+def _tokens(batch: Sequence[WorkItem]) -> int:
+    return sum(item.tokens for item in batch)
 
 
 def _splittable(exc: OmniEmbedError, batch: Sequence[WorkItem]) -> bool:
@@ -312,17 +358,32 @@ class _Job:
         self._primary = remaining
 
     def plan(self) -> list[list[WorkItem]]:
-        batches = plan_batches(
-            self._primary, self.runner.max_batch_size, self.runner.max_batch_weight
-        )
+        # A batch never holds more than one minute of the quota: it could not be admitted.
+        quota_items, quota_tokens = self.runner.quota.batch_caps()
+        max_items = self.runner.max_batch_size
+        if quota_items is not None:
+            max_items = min(max_items, quota_items)
+        batches = plan_batches(self._primary, max_items, self.runner.max_batch_weight, quota_tokens)
         self.stats.batches = len(batches)
         return batches
 
-    def count_request(self, attempt: int) -> None:
+    def count_request(self, attempt: int, permit: Permit) -> None:
         with self._lock:
             self.stats.requests += 1
+            self.stats.tokens += permit.tokens
             if attempt > 1:
                 self.stats.retries += 1
+
+    def count_rejected(self) -> None:
+        with self._lock:
+            self.stats.rejected += 1
+
+    def abort(self, error: OmniEmbedError) -> None:
+        """No further request of this call is sent; the rest fail with ``error``."""
+        with self._lock:
+            if self.abort_error is None:
+                logger.warning("stopping: %s", error)
+                self.abort_error = error
 
     def raise_if_aborted(self) -> None:
         if self.abort_error is not None:
@@ -358,6 +419,7 @@ class _Job:
             if isinstance(error, _FATAL) and self.abort_error is None:
                 logger.error("stopping: %s", error)
                 self.abort_error = error
+
             for item in batch:
                 for member in (item, *item.duplicates):
                     self.outcomes[id(member)] = ItemOutcome(error=error)

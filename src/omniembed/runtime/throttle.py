@@ -32,9 +32,12 @@ _PACING_BACKOFF = 1.5
 
 
 class Throttle:
-    def __init__(self, max_in_flight: int):
+    def __init__(self, max_in_flight: int, *, slow_start: bool = False):
         self.max_in_flight = max_in_flight
-        self._limit = float(max_in_flight)
+        # Slow start: one request first, doubling per success until the first 429 (or the
+        # maximum); then additive increase as below.
+        self._slow_start = slow_start
+        self._limit = 1.0 if slow_start else float(max_in_flight)
         self._in_flight = 0
         self._resume_at = 0.0
         self._interval = 0.0  # learned spacing between request starts (0: none)
@@ -75,10 +78,13 @@ class Throttle:
         with self._lock:
             self._in_flight -= 1
             if not throttled:
-                # +1 per `limit` successes: concurrency grows back by one per round trip.
-                self._limit = min(self.max_in_flight, self._limit + 1 / self._limit)
+                # +1 per `limit` successes: concurrency grows back by one per round trip
+                # (in slow start, +1 per success: it doubles per round trip).
+                step = 1.0 if self._slow_start else 1 / self._limit
+                self._limit = min(self.max_in_flight, self._limit + step)
                 self._interval *= _PACING_RELAX
                 return
+            self._slow_start = False
             now = time.monotonic()
             pause = _DEFAULT_COOLDOWN if retry_after is None else retry_after
             self._resume_at = max(self._resume_at, now + pause)
