@@ -41,6 +41,7 @@ from ..runtime.runner import BatchOutcome, ItemOutcome, Runner, RunStats
 from ..tasks import Task
 from ..types import Embedding, EmbeddingResult, VideoSegmentConfig
 from ..video_segments import ClipPlan, plan_clips, segments
+from .estimate import Estimate, estimate
 from .quota_table import UNITS, quota_limits
 
 #: One input after normalization: its parts in order (text and media).
@@ -241,6 +242,30 @@ class Embedder(ABC):
         )
         outcomes = await self._runner.arun(items, self._asend_batch, progress=progress)
         return _assemble(count, items, outcomes, bad, raise_on_error)
+
+    def estimate(
+        self,
+        inputs: object,
+        task: Task | str | None = None,
+        *,
+        titles: Sequence[str | None] | None = None,
+        **options: Any,
+    ) -> Estimate:
+        """What `embed` would take, without calling the service: requests (as sent and as
+        the quota counts them), estimated tokens, the time the quota implies, daily quotas
+        needed and the price interactive vs as a batch job. Inputs the cache holds cost
+        nothing. Bad inputs raise `InputError` as in `embed`."""
+        items, _, count = self._plan(inputs, task, titles, True, options)
+        batches, cached = self._runner.plan(items)
+        return estimate(
+            service=self.quota_service,
+            model=self.model,
+            inputs=count,
+            batches=batches,
+            cached=cached,
+            limits=self.quota.limits,
+            window_sec=self.quota.window_sec,
+        )
 
     def embed_query(self, text: str, task: Task | str = Task.RETRIEVAL_QUERY) -> list[float]:
         """One query's vector (query task by default)."""

@@ -70,8 +70,9 @@ class _Request:
     title: str | None
     #: Media whose bytes must be re-encoded to PNG before sending (e.g. WEBP images).
     reencode: frozenset[int] = frozenset()
-    #: Estimated input tokens (what a tokens-per-minute quota counts).
+    #: Estimated input tokens (what a tokens-per-minute quota counts), and of them media.
     tokens: int = 0
+    media_tokens: int = 0
 
     @property
     def modality(self) -> str:
@@ -258,6 +259,7 @@ class GeminiEmbedder(Embedder):
             None,
             _positions(conditioned, reencode),
             tokens=_text_tokens(conditioned) + media_tokens,
+            media_tokens=media_tokens,
         )
 
     def _warn_if_long(self, index: int, texts: list[str]) -> None:

@@ -25,6 +25,8 @@ class WorkItem:
     group: Hashable = None
     weight: int = 0
     tokens: int = 0
+    #: The part of ``tokens`` that is media (priced apart by some models).
+    media_tokens: int = 0
     #: Other items with the same cache key in this call: embedded once, answered together.
     duplicates: list[WorkItem] = field(default_factory=list, repr=False)
 

@@ -33,7 +33,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
@@ -439,3 +439,25 @@ class Quota:
 
     def __repr__(self) -> str:
         return f"Quota({self._limits.describe()})"
+
+
+def minimum_seconds(
+    requests: Sequence[tuple[int, int]], limits: QuotaLimits, window_sec: float = 60.0
+) -> float:
+    """The soonest the last of ``requests`` (``(items, tokens)`` each, in order) can be
+    sent under ``limits``' per-minute quotas, from an empty window: the time the quota
+    implies, whatever the client (answers assumed instant; the daily quota is left out).
+    """
+    clock = [0.0]
+    per_minute = replace(limits, requests_per_day=None)
+    quota = Quota(per_minute, window_sec=window_sec, clock=lambda: clock[0])
+    last = 0.0
+    for items, tokens in requests:
+        while True:
+            wait, permit = quota.try_acquire(items, tokens)
+            if permit is not None:
+                last = clock[0]
+                quota.release(permit)
+                break
+            clock[0] += wait
+    return last

@@ -148,6 +148,17 @@ class Runner:
         finally:
             job.close()
 
+    def plan(self, items: Sequence[WorkItem]) -> tuple[list[list[WorkItem]], int]:
+        """The batches `run` would send for ``items`` (after the cache and duplicates), and
+        how many items the cache answers; sends nothing."""
+        job = _Job(self, items, False)
+        try:
+            if self.cache is not None:
+                job.apply_cache_hits(self.cache.get_many(job.keys_to_look_up()))
+            return job.plan(), job.stats.cache_hits
+        finally:
+            job.close()
+
     def _run_batch(self, job: _Job, batch: list[WorkItem], send: SendBatch) -> None:
         with self._thread_slots, self.byte_budget.hold(_weight(batch)):
             self._process_sync(job, batch, send)
