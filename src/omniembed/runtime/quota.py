@@ -376,6 +376,7 @@ class Quota:
                 "requests_per_day",
                 per_day,
                 detail=f"{left} of {per_day:,.0f} left today, this request needs {units}",
+                remember=False,  # a smaller request may still fit
             )
 
     def _exhaust(
@@ -384,7 +385,9 @@ class Quota:
         quota_id: str,
         limit: float | None,
         detail: str = "",
+        remember: bool = True,
     ) -> DailyQuotaExceededError:
+        self._check_reset()  # the day this happens in, so a new day clears it
         resets = self.resets_at()
         what = f"the daily quota {quota_id}"
         if limit is not None:
@@ -395,7 +398,7 @@ class Quota:
             f"{local:%Y-%m-%d %H:%M %Z} ({resets:%H:%M} {resets.tzname()}): retrying before "
             "then cannot succeed"
         )
-        self._exhausted = DailyQuotaExceededError(
+        exhausted = DailyQuotaExceededError(
             message,
             resets_at=resets,
             quota_id=quota_id,
@@ -405,7 +408,9 @@ class Quota:
             status=error.status if error is not None else None,
             provider=error.provider if error is not None else None,
         )
-        return self._exhausted
+        if remember:
+            self._exhausted = exhausted
+        return exhausted
 
     def _expire(self, now: float) -> None:
         cut = bisect.bisect_right(self._window, (now, math.inf, math.inf))
