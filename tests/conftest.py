@@ -21,6 +21,9 @@ def emu(_session_emulator: Emulator) -> Iterator[Emulator]:
     emulator = _session_emulator
     emulator.faults = None
     emulator.quotas = None
+    emulator.tier = None
+    emulator.model_quotas = None
+    emulator.quota_window_sec = 60.0
     emulator.latency_ms = 0
     emulator.api_key = None
     emulator.clear_requests()
@@ -29,5 +32,8 @@ def emu(_session_emulator: Emulator) -> Iterator[Emulator]:
     yield emulator
     emulator.faults = None
     emulator.quotas = None
+    emulator.tier = None
+    emulator.model_quotas = None
+    emulator.quota_window_sec = 60.0
     emulator.latency_ms = 0
     emulator.api_key = None

@@ -1,19 +1,25 @@
-"""A local, conservative estimate of the input tokens a service will count.
+"""A local estimate of the input tokens a service will count.
 
 Quotas count input tokens per minute, and a request over the minute's budget is refused
-whole, so batches are sized and paced by this estimate. It must not come out lower than
-the service's count, only a little higher:
+whole, so batches are sized and paced by this estimate. Too low and the service refuses
+calls; too high and the client waits longer than the quota requires.
 
-* text: the larger of (characters / 4) — "a token is equivalent to about 4 characters"
-  (ai.google.dev/gemini-api/docs/tokens) — and a count of word pieces (each run of letters
-  or digits, every 12 characters of a long one, each CJK character, each punctuation mark),
-  which catches code, numbers and CJK text where 4 characters hold more than one token;
+* text: word pieces — each run of letters (one piece up to 12 letters, then one per 6),
+  each digit (Gemini's tokenizer splits numbers into digits), each CJK character, each
+  punctuation mark — plus 5% and one token per text. Checked against the 32 text-only
+  prompts with the service's own counts in the public recordings (pydantic-ai cassettes,
+  ``countTokens`` / ``usageMetadata.promptTokenCount``): for 31 of them this estimate is
+  within -2..+5 tokens of the service's count (382 against 376 for a 1,955-character
+  prompt); one short prompt counted 50 against our 11 (left to the runtime's correction).
+  The "about 4 characters per token" rule of thumb (ai.google.dev/gemini-api/docs/tokens)
+  overshoots English prose by ~30%, which would leave a third of a token quota unused.
 * media at Google's published flat rates: 258 tokens per image (per 768×768 tile when
   larger than 384 px), per PDF page, 263 per second of video and 32 per second of audio
   (ai.google.dev/gemini-api/docs/tokens; geminibyexample.com "calculate input tokens").
 
-Services may count differently (DashScope, Vertex AI); a 429 that names a token quota
-the client kept to makes the runtime scale its estimates up (`omniembed.runtime.quota`).
+Services may count differently (DashScope, Vertex AI, code and rare words); a 429 naming
+a token quota the client kept to makes the runtime scale its estimates up
+(`omniembed.runtime.quota`).
 """
 
 from __future__ import annotations
@@ -25,23 +31,30 @@ TOKENS_PER_IMAGE_TILE = 258
 TOKENS_PER_PDF_PAGE = 258
 TOKENS_PER_VIDEO_SECOND = 263
 TOKENS_PER_AUDIO_SECOND = 32
-CHARS_PER_TOKEN = 4
 _TILE = 768
 _SMALL_IMAGE = 384
-_LONG_RUN = 12
+_SHORT_WORD = 12
+_LONG_WORD_PIECE = 6
+_MARGIN = 1.05
 
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
-_WORD = re.compile(rf"[{_CJK}]|[^\W{_CJK}]+|[^\w\s]")
+_PIECE = re.compile(rf"[{_CJK}]|[0-9]+|[^\W\d{_CJK}]+|[^\w\s]")
 
 
 def text_tokens(text: str) -> int:
-    """Estimated tokens of a text (never below the service's count for ordinary text)."""
+    """Estimated tokens of a text (see the module docstring for how it was checked)."""
     if not text:
         return 0
     pieces = 0
-    for match in _WORD.finditer(text):
-        pieces += math.ceil(len(match.group(0)) / _LONG_RUN)
-    return max(pieces, math.ceil(len(text) / CHARS_PER_TOKEN))
+    for match in _PIECE.finditer(text):
+        piece = match.group(0)
+        if piece[0].isdigit():
+            pieces += len(piece)
+        elif len(piece) <= _SHORT_WORD:
+            pieces += 1
+        else:
+            pieces += math.ceil(len(piece) / _LONG_WORD_PIECE)
+    return math.ceil(pieces * _MARGIN) + 1
 
 
 def image_tokens(width: int | None = None, height: int | None = None) -> int:

@@ -9,7 +9,7 @@ import sys
 import httpx
 import pytest
 
-from omniembed.emulator.__main__ import build_parser, main
+from omniembed.emulator.__main__ import build_parser, main, model_quota_options
 
 
 def test_parser_reads_every_option() -> None:
@@ -60,3 +60,49 @@ def test_out_of_range_port_is_a_usage_error(capsys: pytest.CaptureFixture[str]) 
         main(["--port", "99999"])
     assert raised.value.code == 2
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_quota_options_build_tier_and_model_quotas() -> None:
+    parser = build_parser()
+    args = parser.parse_args(
+        [
+            "--tier", "free", "--rpm", "50", "--tpm", "9000",
+            "--model-quota", "gemini-embedding-001=rpm:100,tpm:30000,rpd:1000",
+            "--model-quota", "vertex:multimodalembedding=rpm:120",
+            "--quota-window-sec", "0.5",
+        ]
+    )  # fmt: skip
+
+    assert (args.tier, args.quota_window_sec, args.rpd) == ("free", 0.5, None)
+    assert model_quota_options(parser, args) == {
+        "*": {"rpm": 50, "tpm": 9000},
+        "gemini-embedding-001": {"rpm": 100, "tpm": 30000, "rpd": 1000},
+        "vertex:multimodalembedding": {"rpm": 120},
+    }
+    defaults = build_parser().parse_args([])
+    assert (defaults.tier, defaults.rpm, defaults.model_quota) == (None, None, [])
+    assert defaults.quota_window_sec == 60.0
+
+
+def test_quota_help_shows_defaults() -> None:
+    text = build_parser().format_help()
+    assert "--tier {free,tier1,tier2,tier3}" in text
+    assert "(default: 60)" in text
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--tier", "gold"],
+        ["--rpm", "-1"],
+        ["--model-quota", "gemini-embedding-001"],
+        ["--model-quota", "gemini-embedding-001=rpm=5"],
+        ["--model-quota", "gemini-embedding-001=rqm:5"],
+        ["--model-quota", "openai:x=rpm:5"],
+        ["--quota-window-sec", "0"],
+    ],
+)
+def test_bad_quota_options_exit_with_usage(argv: list[str]) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(["--port", "0", *argv])
+    assert caught.value.code == 2

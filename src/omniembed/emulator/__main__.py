@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from .faults import FAULT_KINDS, FAULT_SETTINGS
+from .model_quotas import DEFAULT_WINDOW_SEC, LIMIT_NAMES, TIERS
 from .server import Emulator
 
 
@@ -31,6 +32,40 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="ROUTE=RPM",
         help='requests per minute for a route (e.g. batchEmbedContents=600, "*"=1200); repeatable',
+    )
+    parser.add_argument(
+        "--tier",
+        choices=TIERS,
+        default=None,
+        help="Gemini API per-model limits of this usage tier for every embedding model "
+        "(RPM counted per embedded content, TPM, RPD) (default: none)",
+    )
+    for name, what in (
+        ("rpm", "requests (embedded contents on the Gemini API) per minute"),
+        ("tpm", "input tokens per minute"),
+        ("rpd", "requests per day (reset at midnight Pacific time)"),
+    ):
+        parser.add_argument(
+            f"--{name}",
+            type=non_negative_int,
+            default=None,
+            metavar="N",
+            help=f"{what} for every embedding model; wins over --tier (default: none)",
+        )
+    parser.add_argument(
+        "--model-quota",
+        action="append",
+        default=[],
+        metavar="MODEL=rpm:N,tpm:N,rpd:N",
+        help="limits of one model (a model id, or gemini:/vertex:/dashscope: + id); wins over "
+        "--tier, --rpm, --tpm and --rpd; repeatable (default: none)",
+    )
+    parser.add_argument(
+        "--quota-window-sec",
+        type=float,
+        default=DEFAULT_WINDOW_SEC,
+        metavar="S",
+        help=f"the sliding window of RPM and TPM, in seconds (default: {DEFAULT_WINDOW_SEC:g})",
     )
     parser.add_argument(
         "--fault",
@@ -70,11 +105,46 @@ def _pairs(parser: argparse.ArgumentParser, items: Sequence[str], what: str) -> 
     return out
 
 
+def non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise ValueError(text)
+    return value
+
+
+def model_quota_options(
+    parser: argparse.ArgumentParser, args: argparse.Namespace
+) -> dict[str, dict[str, int | None]]:
+    """``--rpm/--tpm/--rpd`` (as the ``"*"`` entry) and every ``--model-quota``."""
+    out: dict[str, dict[str, int | None]] = {}
+    every: dict[str, int | None] = {
+        name: getattr(args, name) for name in LIMIT_NAMES if getattr(args, name) is not None
+    }
+    if every:
+        out["*"] = every
+    for item in args.model_quota:
+        model, sep, spec = item.partition("=")
+        limits: dict[str, int | None] = {}
+        try:
+            if not sep or not model.strip() or not spec.strip():
+                raise ValueError
+            for field in spec.split(","):
+                name, colon, value = field.strip().partition(":")
+                if not colon or name not in LIMIT_NAMES:
+                    raise ValueError
+                limits[name] = non_negative_int(value.strip())
+        except ValueError:
+            parser.error(f"--model-quota expects MODEL=rpm:N,tpm:N,rpd:N, got {item!r}")
+        out.setdefault(model.strip(), {}).update(limits)
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     quotas = _pairs(parser, args.quota, "quota")
     faults = _pairs(parser, args.fault, "fault")
+    model_quotas = model_quota_options(parser, args)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(asctime)s %(name)s %(levelname)s %(message)s",
@@ -90,6 +160,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             seed=args.seed,
             file_processing_sec=args.file_processing_sec,
             batch_step_sec=args.batch_step_sec,
+            tier=args.tier,
+            model_quotas=model_quotas or None,
+            quota_window_sec=args.quota_window_sec,
         )
         emulator.start()
     except (ValueError, OSError, OverflowError) as exc:  # OverflowError: a port > 65535

@@ -2,8 +2,9 @@
 rate-limits and finally runs a route handler.
 
 Order per request: record -> latency -> fault (scripted, then random) -> route lookup (404)
--> auth -> quota -> body checks -> handler. Faults model the network and Google's front
-end, so they hit every request, routed or not, and injected faults do not use quota.
+-> auth -> per-route quota -> per-model quota (embedding routes; see `model_quotas`) -> body
+checks -> handler. Faults model the network and Google's front end, so they hit every
+request, routed or not, and injected faults do not use quota.
 Handlers are synchronous (decoding video, hashing, JSON encoding) and run in the loop's
 thread pool so one heavy request never stalls the others. ``streamGenerateContent`` computes
 all its chunks first (so validation errors are ordinary error answers), then writes them
@@ -47,7 +48,10 @@ from .google_errors import (
     unavailable,
 )
 from .jsonio import dumps
+from .model_quotas import Cost, ModelQuotaBook, ModelQuotas, resolve_limits
 from .models import MAX_GEMINI_REQUEST_BYTES
+from .quota_costs import call_cost, quota_subject
+from .quota_errors import quota_error
 from .quotas import QuotaBook
 from .records import RequestLog, RequestRecord
 from .routes_batches import BATCH_ROUTES, DOWNLOAD_ROUTE, BatchService
@@ -75,6 +79,9 @@ class Settings(Protocol):
 
     latency_ms: float
     quotas: Mapping[str, float] | None
+    tier: str | None
+    model_quotas: ModelQuotas | None
+    quota_window_sec: float
     faults: Mapping[str, float] | None
     api_key: str | None
     file_processing_sec: float
@@ -107,11 +114,13 @@ class Dispatcher:
         dashscope: DashScopeService | None = None,
         files: FileStore | None = None,
         batches: BatchStore | None = None,
+        model_quotas: ModelQuotaBook | None = None,
     ) -> None:
         self._settings = settings
         self._log = log
         self._faults = faults
         self._quotas = quotas
+        self._model_quotas = model_quotas or ModelQuotaBook()
         self._dashscope = dashscope or DashScopeService()
         self._files = files or FileStore()
         self._batches = BatchService(batches or BatchStore(self._files), self._files)
@@ -196,15 +205,30 @@ class Dispatcher:
         wait = self._quotas.take(settings.quotas, call.route)
         if wait > 0:
             raise rate_quota() if call.api == "dashscope" else resource_exhausted(wait)
+        loop = asyncio.get_running_loop()
+        subject = quota_subject(call, parsed) if json_error is None else None
+        cost: Cost | None = None
+        if subject is not None:
+            cost = await loop.run_in_executor(None, call_cost, call, parsed)
+            try:
+                limits = resolve_limits(*subject, settings.tier, settings.model_quotas)
+                rejection = self._model_quotas.admit(
+                    *subject, limits, cost, settings.quota_window_sec
+                )
+            except ValueError as exc:  # a test assigned a bad quota setting
+                raise internal(f"omniembed emulator: invalid quota setting: {exc}") from None
+            if rejection is not None:
+                raise quota_error(rejection, settings.tier)
         if call.api == "gcs":
             assert call.resource is not None
             return gcs_response(settings.gcs_objects, call.resource, record.query, record.headers)
-        loop = asyncio.get_running_loop()
         if call.api == "dashscope":
             ds_call = DashScopeCall(
                 call.route, record.headers, record.query, body, parsed, json_error, f"http://{host}"
             )
             answer = await loop.run_in_executor(None, _run_dashscope, self._dashscope, ds_call)
+            if subject is not None and cost is not None and answer.status == 200:
+                self._model_quotas.embedded(*subject, cost)
             payload = answer.body if isinstance(answer.body, bytes) else dumps(answer.body)
             return web.Response(
                 status=answer.status, body=payload, headers={"Content-Type": answer.content_type}
@@ -239,6 +263,8 @@ class Dispatcher:
             return await self._generate(call, record, parsed)
         handler = HANDLERS[(call.api, call.route)]
         payload = await loop.run_in_executor(None, _run_handler, handler, call, parsed)
+        if subject is not None and cost is not None:
+            self._model_quotas.embedded(*subject, cost)
         return web.Response(body=payload, headers={"Content-Type": JSON_CONTENT_TYPE})
 
     async def _generate(

@@ -18,6 +18,9 @@ INVALID_API_KEY_MESSAGE = "Invalid API-key provided."
 MODEL_NOT_FOUND_MESSAGE = "Model not exist."
 THROTTLING_MESSAGE = "Requests throttling triggered."
 RATE_QUOTA_MESSAGE = "Requests rate limit exceeded, please try again later."
+#: Model Studio's error-code page; its rate-limit page: "Allocated quota exceeded ... the
+#: tokens per minute (TPM) limit was triggered" (alibabacloud.com/help/en/model-studio/rate-limit).
+ALLOCATION_QUOTA_MESSAGE = "Allocated quota exceeded, please increase your quota limit."
 INTERNAL_MESSAGE = (
     "An internal error has occured, please try again later or contact service support."
 )
@@ -56,6 +59,11 @@ def model_not_found() -> DashScopeError:
 
 def rate_quota() -> DashScopeError:
     return DashScopeError(429, "Throttling.RateQuota", RATE_QUOTA_MESSAGE)
+
+
+def allocation_quota() -> DashScopeError:
+    """429 for a tokens-per-minute limit."""
+    return DashScopeError(429, "Throttling.AllocationQuota", ALLOCATION_QUOTA_MESSAGE)
 
 
 def new_request_id() -> str:

@@ -16,6 +16,15 @@ from .app import Dispatcher
 from .batches import BatchStore
 from .faults import FaultPlan, check_faults
 from .files_api import FileStore
+from .model_quotas import (
+    DEFAULT_WINDOW_SEC,
+    ModelQuotaBook,
+    ModelQuotas,
+    QuotaUsage,
+    check_model_quotas,
+    check_tier,
+    check_window,
+)
 from .quotas import QuotaBook
 from .records import RequestLog, RequestRecord
 from .routes_dashscope import DashScopeService
@@ -47,6 +56,19 @@ class Emulator:
       ``Retry-After`` header holding seconds, possibly fractional (``"0.5"``). DashScope
       routes are ``multimodalEmbedding``, ``getPolicy`` and ``ossUpload``; over quota they
       answer 429 ``Throttling.RateQuota`` (DashScope sends no retry delay).
+    - ``tier``: ``"free"``, ``"tier1"``, ``"tier2"`` or ``"tier3"``: the Gemini API's limits
+      for every embedding model on the Gemini API routes (`model_quotas.TIER_PRESETS`),
+      counted as the service counts them: each element of ``batchEmbedContents``'s
+      ``requests[]`` is one request against RPM and RPD, tokens (the emulator's estimate)
+      against TPM, in a sliding window of ``quota_window_sec``; RPD resets at midnight
+      Pacific time. Over a limit: the service's 429 (``QuotaFailure`` violations, ``Help``,
+      ``RetryInfo`` in whole seconds). Default None (no per-model limits).
+    - ``model_quotas``: explicit per-model limits, e.g. ``{"gemini-embedding-001": {"rpm":
+      100, "tpm": 30000, "rpd": 1000}}``; they win over ``tier`` field by field. Keys: a
+      model id (every API), ``"gemini:<id>"``, ``"vertex:<id>"``, ``"dashscope:<id>"``, or
+      ``"*"`` (every embedding model). Vertex and DashScope count one request per HTTP call
+      and answer their own 429 shapes. `model_quotas.VERTEX_QUOTAS` holds Vertex's defaults.
+    - ``quota_window_sec``: the RPM/TPM window (default 60; smaller for time-scaled tests).
     - ``faults``: per-request probabilities ``{"429", "500", "503", "reset", "slow"}`` plus
       ``slow_seconds`` (default 30) and ``retry_delay_s`` (default 1, the 429's delay),
       drawn from ``random.Random(seed)``; `inject` scripts exact outcomes first.
@@ -75,12 +97,21 @@ class Emulator:
         seed: int = 0,
         file_processing_sec: float = 0.3,
         batch_step_sec: float = 0.2,
+        tier: str | None = None,
+        model_quotas: ModelQuotas | None = None,
+        quota_window_sec: float = DEFAULT_WINDOW_SEC,
     ) -> None:
         check_faults(faults)
+        check_tier(tier)
+        check_model_quotas(model_quotas)
+        check_window(quota_window_sec)
         self.host = host
         self.port = port
         self.latency_ms = latency_ms
         self.quotas = quotas
+        self.tier = tier
+        self.model_quotas = model_quotas
+        self.quota_window_sec = quota_window_sec
         self.faults = faults
         self.api_key = api_key
         self.seed = seed
@@ -95,6 +126,7 @@ class Emulator:
         self._log = RequestLog()
         self._fault_plan = FaultPlan(seed)
         self._quota_book = QuotaBook()
+        self._model_quota_book = ModelQuotaBook()
         self._dashscope = DashScopeService()
         #: Cloud Storage objects served at ``/storage/v1/b/{bucket}/o/{object}``, keyed by
         #: ``gs://bucket/object`` (so clients can read e.g. a video's length by range).
@@ -184,6 +216,7 @@ class Emulator:
             self._dashscope,
             self.files,
             self.batches,
+            self._model_quota_book,
         )
         runner = web.AppRunner(
             dispatcher.application(), access_log=None, shutdown_timeout=SHUTDOWN_GRACE_S
@@ -244,12 +277,24 @@ class Emulator:
         return left
 
     def reset_quotas(self) -> None:
-        """Refill every quota bucket (e.g. between test phases)."""
+        """Refill every quota bucket and empty every per-model window, day count and the
+        `quota_usage` ledger (e.g. between test phases)."""
+        self._model_quota_book.reset()
         loop = self._loop
         if loop is None:
             self._quota_book.reset()
         else:
             loop.call_soon_threadsafe(self._quota_book.reset)
+
+    def quota_usage(self) -> dict[str, QuotaUsage]:
+        """The per-model quota ledger since the last `reset_quotas`, keyed ``"{api}:{model}"``
+        (``"gemini:gemini-embedding-001"``, ``"vertex:multimodalembedding"``,
+        ``"dashscope:qwen3-vl-embedding"``): admitted ``calls``, ``items`` (RPM/RPD units),
+        ``tokens`` (TPM units) and ``inputs``; ``rejected_calls`` and ``rejected_by``
+        (``{"rpm": n, "tpm": n, "rpd": n}``); ``embedded_calls`` and ``embedded_inputs`` (admitted
+        calls answered 200, and their inputs). Every embedding call is counted, with or
+        without limits."""
+        return self._model_quota_book.usage()
 
     def __repr__(self) -> str:
         state = self.base_url if self.running else "stopped"
