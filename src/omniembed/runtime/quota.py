@@ -50,6 +50,9 @@ PACIFIC = "America/Los_Angeles"
 #: Added to the window: the service's clock and ours, and its arrival time and our
 #: answer time, differ a little (at most 1% of a time-scaled window).
 WINDOW_MARGIN_SEC = 0.25
+#: The longest a waiting request sleeps before looking again (e.g. whether its call
+#: was stopped meanwhile).
+MAX_NAP_SEC = 0.5
 #: After a 429 naming a token quota the client already respected, its token estimates are
 #: scaled up by this much (the service counts more tokens than we estimated).
 _TOKEN_CORRECTION = 1.15
@@ -271,21 +274,28 @@ class Quota:
             self._day_used += units
             return 0.0, permit
 
-    def acquire(self, items: int, tokens: int) -> Permit:
-        """Wait (sleeping the thread) until the request fits; return its permit."""
+    def acquire(self, items: int, tokens: int, check: Callable[[], None] | None = None) -> Permit:
+        """Wait (sleeping the thread) until the request fits; return its permit. ``check``
+        runs between naps (at most `MAX_NAP_SEC` apart) and may raise to give up."""
         while True:
             wait, permit = self.try_acquire(items, tokens)
             if permit is not None:
                 return permit
-            time.sleep(wait)
+            if check is not None:
+                check()
+            time.sleep(min(wait, MAX_NAP_SEC))
 
-    async def aacquire(self, items: int, tokens: int) -> Permit:
+    async def aacquire(
+        self, items: int, tokens: int, check: Callable[[], None] | None = None
+    ) -> Permit:
         """Async `acquire`: waits with ``asyncio.sleep``."""
         while True:
             wait, permit = self.try_acquire(items, tokens)
             if permit is not None:
                 return permit
-            await asyncio.sleep(wait)
+            if check is not None:
+                check()
+            await asyncio.sleep(min(wait, MAX_NAP_SEC))
 
     def release(self, permit: Permit, *, admitted: bool = True) -> None:
         """The request's answer arrived. It stays counted for one window from now (the

@@ -185,10 +185,12 @@ class Runner:
                     job.raise_if_aborted()
                     self._check_fits(batch)
                     attempts += 1
-                    self.throttle.enter()
+                    self.throttle.enter(job.raise_if_aborted)
                     permit = None
                     try:
-                        permit = self.quota.acquire(len(batch), _tokens(batch))
+                        permit = self.quota.acquire(
+                            len(batch), _tokens(batch), job.raise_if_aborted
+                        )
                         if self.rate_limiter is not None:
                             self.rate_limiter.acquire()
                         job.count_request(attempts, permit)
@@ -256,10 +258,12 @@ class Runner:
                     job.raise_if_aborted()
                     self._check_fits(batch)
                     attempts += 1
-                    await self.throttle.aenter()
+                    await self.throttle.aenter(job.raise_if_aborted)
                     permit = None
                     try:
-                        permit = await self.quota.aacquire(len(batch), _tokens(batch))
+                        permit = await self.quota.aacquire(
+                            len(batch), _tokens(batch), job.raise_if_aborted
+                        )
                         if self.rate_limiter is not None:
                             await self.rate_limiter.aacquire()
                         job.count_request(attempts, permit)
@@ -293,10 +297,12 @@ class Runner:
         self.quota.release(permit, admitted=False)
         job.count_rejected()
         daily = self.quota.learn(exc)
-        self.throttle.leave(throttled=True, retry_after=exc.retry_after)
         if daily is not None:
+            # No cooldown: the call stops here, and its "retry in 45s" hint means nothing.
+            self.throttle.leave()
             job.abort(daily)
             raise daily from exc
+        self.throttle.leave(throttled=True, retry_after=exc.retry_after)
 
     def _slots_for_running_loop(self) -> asyncio.Semaphore:
         loop = asyncio.get_running_loop()

@@ -18,9 +18,12 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Callable
 
 #: How long a waiter sleeps between looks at a full throttle.
 _POLL = 0.005
+#: The longest nap between looks (so a stopped call notices soon).
+_MAX_NAP = 0.5
 #: The pause after a 429 that carried no retry hint.
 _DEFAULT_COOLDOWN = 1.0
 #: Hints up to this long are read as the service's spacing between requests.
@@ -64,14 +67,19 @@ class Throttle:
             self._next_start = now + self._interval
             return 0.0
 
-    def enter(self) -> None:
+    def enter(self, check: Callable[[], None] | None = None) -> None:
+        """Wait for a slot; ``check`` runs between naps and may raise to give up."""
         while (wait := self._try_enter()) > 0:
-            time.sleep(wait)
+            if check is not None:
+                check()
+            time.sleep(min(wait, _MAX_NAP))
 
-    async def aenter(self) -> None:
+    async def aenter(self, check: Callable[[], None] | None = None) -> None:
         # Polling, not an asyncio.Event: the state is shared with threads and other loops.
-        while (wait := self._try_enter()) > 0:  # noqa: ASYNC110
-            await asyncio.sleep(wait)
+        while (wait := self._try_enter()) > 0:
+            if check is not None:
+                check()
+            await asyncio.sleep(min(wait, _MAX_NAP))
 
     def leave(self, *, throttled: bool = False, retry_after: float | None = None) -> None:
         """Record how the request ended: a 429 (``throttled``) or anything else."""
