@@ -264,7 +264,9 @@ def test_tier_table_is_sourced_and_explicit_numbers_win() -> None:
     vertex = GeminiEmbedder(
         "gemini-embedding-001", vertexai=True, project="p", location="l", access_token="t"
     )
-    assert vertex.quota.unit == "call" and vertex.quota.limits.empty
+    # Vertex AI publishes one default quota per project: it applies unless told otherwise.
+    assert vertex.quota.unit == "call" and vertex.quota.limits.tokens_per_minute == 5_000_000
+    assert "Vertex AI default quota" in vertex.quota.limits.source
     with pytest.raises(ConfigurationError, match="not both"):
         GeminiEmbedder(api_key="k", quota=Quota(requests_per_minute=5), tier="free")
     row = price("gemini-api", "gemini-embedding-001")

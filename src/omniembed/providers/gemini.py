@@ -50,6 +50,7 @@ from .gemini_models import Conditioning, GeminiModelSpec, model_spec
 from .gemini_tasks import prefix_text, title_for_task_type
 from .google_client import build_genai_client, check_base_url, env_flag
 from .google_errors import map_google_error
+from .quota_table import default_tier
 
 if TYPE_CHECKING:
     from .gemini_batch import GeminiBatchJob
@@ -129,6 +130,10 @@ class GeminiEmbedder(Embedder):
         self.quota_service = "vertex" if self.vertexai else "gemini-api"
         self._check_model_and_dimension(model)
         self._max_batch = 1 if self.vertexai else 100
+        if runtime.get("quota") is None and "tier" not in runtime:
+            # Vertex AI publishes one default quota per project; the Gemini API's depends
+            # on the project's tier, which only its owner knows.
+            runtime["tier"] = default_tier(self.quota_service, model)
         super().__init__(
             model=model,
             default_task=default_task,

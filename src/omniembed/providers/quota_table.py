@@ -124,6 +124,11 @@ def _row(service: str, model: str) -> dict[str, QuotaLimits] | None:
     return None
 
 
+def default_tier(service: str, model: str) -> str | None:
+    """ "default" where the service publishes one quota for every project (Vertex AI)."""
+    return "default" if "default" in (_row(service, model) or {}) else None
+
+
 def quota_limits(service: str, model: str, tier: str | None) -> QuotaLimits:
     """The published limits of ``tier`` for ``model`` on ``service`` (empty without a tier).
 

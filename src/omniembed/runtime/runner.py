@@ -134,11 +134,10 @@ class Runner:
         try:
             if self.cache is not None:
                 job.apply_cache_hits(self.cache.get_many(job.keys_to_look_up()))
-            batches = job.plan()
-            if batches:
-                workers = min(self.max_concurrency, len(batches))
+            workers = job.start()
+            if workers:
                 with ThreadPoolExecutor(workers, thread_name_prefix="omniembed") as pool:
-                    futures = [pool.submit(self._run_batch, job, b, send) for b in batches]
+                    futures = [pool.submit(self._work, job, send) for _ in range(workers)]
                     for future in futures:
                         future.result()
             return job.finish()
@@ -159,15 +158,20 @@ class Runner:
         finally:
             job.close()
 
-    def _run_batch(self, job: _Job, batch: list[WorkItem], send: SendBatch) -> None:
-        with self._thread_slots, self.byte_budget.hold(_weight(batch)):
-            self._process_sync(job, batch, send)
+    def _work(self, job: _Job, send: SendBatch) -> None:
+        """One worker: take the next batch (packed to the limits known now) until none."""
+        while (batch := job.next_batch()) is not None:
+            with self._thread_slots, self.byte_budget.hold(_weight(batch)):
+                self._process_sync(job, batch, send)
 
     def _process_sync(self, job: _Job, batch: list[WorkItem], send: SendBatch) -> None:
         try:
             outcomes = self._send_sync(job, batch, send)
+        except _DoesNotFit:
+            job.give_back(batch)  # re-packed to the limits just learnt
+            return
         except OmniEmbedError as exc:
-            if _splittable(exc, batch) or isinstance(exc, _DoesNotFit):
+            if _splittable(exc, batch):
                 for half in split(batch):
                     self._process_sync(job, half, send)
                 return
@@ -222,11 +226,12 @@ class Runner:
                 job.apply_cache_hits(hits)
             slots = self._slots_for_running_loop()
 
-            async def run_one(batch: list[WorkItem]) -> None:
-                async with slots, self.byte_budget.ahold(_weight(batch)):
-                    await self._arun_batch(job, batch, asend)
+            async def work() -> None:
+                while (batch := job.next_batch()) is not None:
+                    async with slots, self.byte_budget.ahold(_weight(batch)):
+                        await self._arun_batch(job, batch, asend)
 
-            await asyncio.gather(*(run_one(b) for b in job.plan()))
+            await asyncio.gather(*(work() for _ in range(job.start())))
             return job.finish()
         except BaseException:
             job.cancel()
@@ -237,8 +242,11 @@ class Runner:
     async def _arun_batch(self, job: _Job, batch: list[WorkItem], asend: AsyncSendBatch) -> None:
         try:
             outcomes = await self._send_async(job, batch, asend)
+        except _DoesNotFit:
+            job.give_back(batch)  # re-packed to the limits just learnt
+            return
         except OmniEmbedError as exc:
-            if _splittable(exc, batch) or isinstance(exc, _DoesNotFit):
+            if _splittable(exc, batch):
                 for half in split(batch):
                     await self._arun_batch(job, half, asend)
                 return
@@ -339,6 +347,7 @@ class _Job:
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
         self._primary: list[WorkItem] = []
+        self._pending: list[WorkItem] = []
         by_key: dict[str, WorkItem] = {}
         for item in self.items:
             item.duplicates = []
@@ -374,15 +383,60 @@ class _Job:
             self._bar.update(1 + len(item.duplicates))
         self._primary = remaining
 
-    def plan(self) -> list[list[WorkItem]]:
+    def _caps(self) -> tuple[int, int | None]:
         # A batch never holds more than one minute of the quota: it could not be admitted.
         quota_items, quota_tokens = self.runner.quota.batch_caps()
         max_items = self.runner.max_batch_size
         if quota_items is not None:
             max_items = min(max_items, quota_items)
-        batches = plan_batches(self._primary, max_items, self.runner.max_batch_weight, quota_tokens)
+        return max_items, quota_tokens
+
+    def plan(self) -> list[list[WorkItem]]:
+        """All batches at once, packed to the limits known now (for estimates)."""
+        max_items, max_tokens = self._caps()
+        batches = plan_batches(self._primary, max_items, self.runner.max_batch_weight, max_tokens)
         self.stats.batches = len(batches)
         return batches
+
+    def start(self) -> int:
+        """Queue the items left after the cache; return how many workers to run."""
+        self._pending = list(self._primary)
+        return min(self.runner.max_concurrency, len(self._pending))
+
+    def next_batch(self) -> list[WorkItem] | None:
+        """The next batch in input order: the first waiting item and the next ones of its
+        group, up to the limits known NOW (so what a 429 taught applies at once)."""
+        with self._lock:
+            if not self._pending:
+                return None
+            max_items, max_tokens = self._caps()
+            max_weight = self.runner.max_batch_weight
+            first = self._pending[0]
+            batch, weight, tokens = [first], first.weight, first.tokens
+            taken = {0}
+            for position in range(1, len(self._pending)):
+                item = self._pending[position]
+                if item.group != first.group:
+                    continue
+                if (
+                    len(batch) >= max_items
+                    or (max_weight is not None and weight + item.weight > max_weight)
+                    or (max_tokens is not None and tokens + item.tokens > max_tokens)
+                ):
+                    break
+                batch.append(item)
+                taken.add(position)
+                weight += item.weight
+                tokens += item.tokens
+            self._pending = [i for n, i in enumerate(self._pending) if n not in taken]
+            self.stats.batches += 1
+            return batch
+
+    def give_back(self, batch: list[WorkItem]) -> None:
+        """Put a batch's items back at the front of the queue, to be packed again."""
+        with self._lock:
+            self._pending[:0] = batch
+            self.stats.batches -= 1
 
     def count_request(self, attempt: int, permit: Permit) -> None:
         with self._lock:
