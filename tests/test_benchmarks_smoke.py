@@ -60,3 +60,21 @@ def test_compare_quick_prints_the_table(tmp_path: Path) -> None:
         assert (
             "| DashScope | LlamaIndex DashScopeEmbedding | not installed | not installed |" in out
         )
+
+
+def test_quota_benchmark_quick_prints_its_table() -> None:
+    script = ROOT / "benchmarks" / "quota.py"
+    cmd = [
+        sys.executable,
+        str(script),
+        *("--chunks", "70", "--words", "300", "--window-sec", "1", "--tiers", "free"),
+        *("--only", "omniembed", "--only", "omniembed-learnt"),
+    ]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert done.returncode == 0, done.stdout + done.stderr
+    rows = [line for line in done.stdout.splitlines() if line.startswith("| free |")]
+    assert len(rows) == 4  # printed as measured, then in the closing table
+    for row in rows:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert cells[2] == "70/70", row  # everything embedded
+        assert int(cells[3]) <= 5, row  # rejected calls
