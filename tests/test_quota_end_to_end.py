@@ -13,7 +13,19 @@ from omniembed.emulator import Emulator
 from omniembed.runtime import MemoryCache
 
 MODEL = "gemini-embedding-001"
-WORDS = "harbour ferry granite lantern tide market bread island sunset gull rope".split()
+WORDS = [
+    "harbour",
+    "ferry",
+    "granite",
+    "lantern",
+    "tide",
+    "market",
+    "bread",
+    "island",
+    "sunset",
+    "gull",
+    "rope",
+]
 
 
 def chunks(count: int, words: int, seed: int = 0) -> list[str]:
@@ -106,3 +118,22 @@ def test_a_known_daily_quota_refuses_locally_without_a_rejected_call(emu: Emulat
         embedder(emu, quota).embed(chunks(300, 8))
     assert raised.value.embedded == 100  # one full call fits, the next one does not
     assert emu.quota_usage()[f"gemini:{MODEL}"].rejected_calls == 0
+
+
+def test_estimate_calls_nothing_and_matches_what_embed_sends(limited: Emulator) -> None:
+    limits = QuotaLimits(100, 3000, 1000, unit="item")
+    e = embedder(limited, Quota(limits, window_sec=1.0), cache=MemoryCache())
+    texts = chunks(40, 100)
+    estimate = e.estimate(texts)
+    assert limited.requests == []  # nothing sent
+    assert estimate.inputs == 40 and estimate.cached == 0
+    assert estimate.quota_requests == 40  # each input counts on the Gemini API
+    assert 40 * 100 <= estimate.tokens <= 40 * 100 * 1.1  # the emulator counts 100 each
+    assert estimate.seconds is not None and estimate.seconds >= 1.0  # two windows at least
+    assert estimate.price_usd is not None and estimate.batch_price_usd is not None
+    assert estimate.batch_price_usd == pytest.approx(estimate.price_usd / 2)
+    assert "time the quota implies" in estimate.describe()
+    e.embed(texts)
+    assert e.last_stats.requests == estimate.requests
+    again = e.estimate(texts)
+    assert again.cached == 40 and again.requests == 0 and again.tokens == 0
