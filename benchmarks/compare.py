@@ -576,7 +576,7 @@ def memory_case(case: str, url: str, path: str) -> dict[str, Any]:
             location=mp.LOCATION,
             access_token=mp.TOKEN,
             base_url=url,
-            requests_per_minute=None,
+            tier=None,  # no client quota
         )
         clip, as_pdf = None, False
     if what == "baseline":

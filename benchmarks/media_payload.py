@@ -218,7 +218,7 @@ def run_omniembed(base_url: str, photos: Sequence[Path], video: Path, kind: str)
         access_token=TOKEN,
         base_url=base_url,
         max_concurrency=CONCURRENCY,
-        requests_per_minute=None,
+        tier=None,  # no client quota: the request count is what is measured
     )
     out = Vectors()
     try:

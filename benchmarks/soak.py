@@ -243,6 +243,7 @@ def make_embedder(
         "timeout": timeout or TIMEOUTS.get(provider),
         "retry_policy": retry_policy(),
         "requests_per_minute": None,
+        "tier": None,  # not even Vertex's published default: the emulator has no quota
         "cache": cache,
     }
     if provider == "gemini":

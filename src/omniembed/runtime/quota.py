@@ -58,6 +58,13 @@ MAX_NAP_SEC = 0.5
 _TOKEN_CORRECTION = 1.15
 
 
+class RequestTooLarge(QuotaExceededError):
+    """A request is larger than one minute of the quota: it can never be admitted (the
+    runtime re-packs a batch of several inputs; a single input fails with this)."""
+
+    retryable = False
+
+
 @dataclass(frozen=True)
 class QuotaLimits:
     """A quota's figures. None means "no limit known"; ``unit`` says what a request is."""
@@ -300,7 +307,10 @@ class Quota:
     def release(self, permit: Permit, *, admitted: bool = True) -> None:
         """The request's answer arrived. It stays counted for one window from now (the
         service counted it on arrival, which was no later). ``admitted=False``: the service
-        refused it (a 429), so it does not count against the day."""
+        refused it (a 429), so it counts against neither the minute nor the day — as one
+        user observed of a refused call (AlaskanTuna/Rokabot#100: it "consumed no tokens
+        against the very quota it measured"); another reports refused batches billed
+        against the day, so a configured ``requests_per_day`` is best set with a margin."""
         with self._lock:
             try:
                 self._in_flight.remove(permit)
@@ -308,6 +318,7 @@ class Quota:
                 return  # released twice
             if not admitted:
                 self._day_used = max(0, self._day_used - permit.units)
+                return
             margin = min(WINDOW_MARGIN_SEC, self.window_sec / 100)
             until = self._clock() + self.window_sec + margin
             bisect.insort(self._window, (until, permit.units, permit.tokens))
@@ -433,13 +444,11 @@ class Quota:
             return 0.0
         if amount > limit:
             what = "tokens" if field == 2 else "requests"
-            error = QuotaExceededError(
+            raise RequestTooLarge(
                 f"one request needs {amount:,} {what} but the quota allows {limit:,.0f} "
                 f"{what} per minute: no minute can admit it. Split the input or raise the "
                 "quota"
             )
-            error.retryable = False
-            raise error
         # In-flight requests count until they are answered; answered ones until they expire.
         used: float = sum(p.units if field == 1 else p.tokens for p in self._in_flight)
         used += sum(entry[field] for entry in self._window)

@@ -43,7 +43,7 @@ from ..types import Embedding
 from .batching import WorkItem, plan_batches, split
 from .byte_budget import DEFAULT_MAX_INFLIGHT_BYTES, ByteBudget
 from .cache import EmbeddingCache
-from .quota import Permit, Quota, Unit
+from .quota import Permit, Quota, RequestTooLarge, Unit
 from .rate_limit import RateLimiter
 from .retry import RetryPolicy
 from .throttle import Throttle
@@ -57,10 +57,6 @@ AsyncSendBatch: TypeAlias = Callable[[list[WorkItem]], Awaitable[Sequence[BatchO
 
 # Errors that no retry or split can fix: every further request would fail the same way.
 _FATAL = (AuthenticationError, PermissionDeniedError, NotFoundError, DailyQuotaExceededError)
-
-
-class _DoesNotFit(OmniEmbedError):
-    """The batch no longer fits one minute of the quota (a limit was learnt): split it."""
 
 
 @dataclass
@@ -167,10 +163,10 @@ class Runner:
     def _process_sync(self, job: _Job, batch: list[WorkItem], send: SendBatch) -> None:
         try:
             outcomes = self._send_sync(job, batch, send)
-        except _DoesNotFit:
-            job.give_back(batch)  # re-packed to the limits just learnt
-            return
         except OmniEmbedError as exc:
+            if isinstance(exc, RequestTooLarge) and len(batch) > 1:
+                job.give_back(batch)  # re-packed to the limits just learnt
+                return
             if _splittable(exc, batch):
                 for half in split(batch):
                     self._process_sync(job, half, send)
@@ -242,10 +238,10 @@ class Runner:
     async def _arun_batch(self, job: _Job, batch: list[WorkItem], asend: AsyncSendBatch) -> None:
         try:
             outcomes = await self._send_async(job, batch, asend)
-        except _DoesNotFit:
-            job.give_back(batch)  # re-packed to the limits just learnt
-            return
         except OmniEmbedError as exc:
+            if isinstance(exc, RequestTooLarge) and len(batch) > 1:
+                job.give_back(batch)  # re-packed to the limits just learnt
+                return
             if _splittable(exc, batch):
                 for half in split(batch):
                     await self._arun_batch(job, half, asend)
@@ -289,7 +285,7 @@ class Runner:
 
     def _check_fits(self, batch: list[WorkItem]) -> None:
         if len(batch) > 1 and not self.quota.fits(len(batch), _tokens(batch)):
-            raise _DoesNotFit("the batch is larger than one minute of the quota")
+            raise RequestTooLarge("the batch is larger than one minute of the quota")
 
     def _after_failure(self, job: _Job, exc: BaseException, permit: Permit | None) -> None:
         """Release what the failed request held; learn from a 429 (a daily cap aborts)."""
@@ -310,7 +306,8 @@ class Runner:
             self.throttle.leave()
             job.abort(daily)
             raise daily from exc
-        self.throttle.leave(throttled=True, retry_after=exc.retry_after)
+        paced = self.quota.limits.requests_per_minute or self.quota.limits.tokens_per_minute
+        self.throttle.leave(throttled=True, retry_after=exc.retry_after, pace=not paced)
 
     def _slots_for_running_loop(self) -> asyncio.Semaphore:
         loop = asyncio.get_running_loop()
@@ -348,6 +345,7 @@ class _Job:
         self._lock = threading.Lock()
         self._primary: list[WorkItem] = []
         self._pending: list[WorkItem] = []
+        self._position: dict[int, int] = {}
         by_key: dict[str, WorkItem] = {}
         for item in self.items:
             item.duplicates = []
@@ -401,6 +399,7 @@ class _Job:
     def start(self) -> int:
         """Queue the items left after the cache; return how many workers to run."""
         self._pending = list(self._primary)
+        self._position = {id(item): n for n, item in enumerate(self._pending)}
         return min(self.runner.max_concurrency, len(self._pending))
 
     def next_batch(self) -> list[WorkItem] | None:
@@ -433,9 +432,15 @@ class _Job:
             return batch
 
     def give_back(self, batch: list[WorkItem]) -> None:
-        """Put a batch's items back at the front of the queue, to be packed again."""
+        """Put a batch's items back in the queue, in input order, to be packed again.
+
+        Workers take batches before their request may go, so when a 429 teaches a smaller
+        limit several hold batches packed too large; each gives its batch back when its
+        turn comes. In input order the returns merge with what is waiting, and the next
+        batches come out full rather than as remnants."""
         with self._lock:
-            self._pending[:0] = batch
+            position = self._position
+            self._pending = sorted([*batch, *self._pending], key=lambda i: position[id(i)])
             self.stats.batches -= 1
 
     def count_request(self, attempt: int, permit: Permit) -> None:

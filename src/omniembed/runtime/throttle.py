@@ -81,8 +81,12 @@ class Throttle:
                 check()
             await asyncio.sleep(min(wait, _MAX_NAP))
 
-    def leave(self, *, throttled: bool = False, retry_after: float | None = None) -> None:
-        """Record how the request ended: a 429 (``throttled``) or anything else."""
+    def leave(
+        self, *, throttled: bool = False, retry_after: float | None = None, pace: bool = True
+    ) -> None:
+        """Record how the request ended: a 429 (``throttled``) or anything else.
+        ``pace=False``: the quota's limits are known, so a short hint does not set a
+        spacing (the quota paces; the cooldown and the halving still apply)."""
         with self._lock:
             self._in_flight -= 1
             if not throttled:
@@ -101,7 +105,7 @@ class Throttle:
                 return
             self._last_cut = now
             self._limit = max(1.0, self._limit / 2)
-            if retry_after is not None and 0 < retry_after <= _MAX_PACING_HINT:
+            if pace and retry_after is not None and 0 < retry_after <= _MAX_PACING_HINT:
                 # The first hint seeds the spacing; later 429s mean "still too fast", up to
                 # the longest hint: a hint is the time to the next free slot, at most one
                 # quota interval, so a longer spacing only loses throughput.
