@@ -306,8 +306,10 @@ class Runner:
             self.throttle.leave()
             job.abort(daily)
             raise daily from exc
-        paced = self.quota.limits.requests_per_minute or self.quota.limits.tokens_per_minute
-        self.throttle.leave(throttled=True, retry_after=exc.retry_after, pace=not paced)
+        # A 429 that names the per-minute limit it enforces: the quota paces to it now, so
+        # its short hint is not a spacing to keep (a 429 without one still teaches one).
+        named = any(v.period == "minute" and v.limit for v in exc.violations)
+        self.throttle.leave(throttled=True, retry_after=exc.retry_after, pace=not named)
 
     def _slots_for_running_loop(self) -> asyncio.Semaphore:
         loop = asyncio.get_running_loop()
