@@ -843,3 +843,20 @@ def test_debug_logs_never_contain_the_key(emu: Emulator, caplog: pytest.LogCaptu
         live(emu, api_key="sk-LOGGED-999").embed(["x", Media.from_bytes(make.video(1))])
     assert caplog.records
     assert all("sk-LOGGED-999" not in r.getMessage() for r in caplog.records)
+
+
+def test_throttling_is_read_as_a_quota_and_every_input_still_arrives(emu: Emulator) -> None:
+    # The emulator's per-call RPM for this model, in a time-scaled minute of 1 s.
+    emu.model_quotas = {"dashscope:tongyi-embedding-vision-plus": {"rpm": 2}}
+    emu.quota_window_sec = 1.0
+    e = live(emu, max_retries=3, max_concurrency=1)
+    results = e.embed([f"text {i}" for i in range(50)])  # 3 calls of at most 20
+    assert all(r.ok for r in results)
+    usage = emu.quota_usage()["dashscope:tongyi-embedding-vision-plus"]
+    assert usage.embedded_inputs == 50 and usage.rejected_calls >= 1
+    assert e.last_stats.rejected == usage.rejected_calls
+    emu.model_quotas = {"dashscope:tongyi-embedding-vision-plus": {"rpm": 0}}
+    with pytest.raises(QuotaExceededError) as raised:
+        live(emu, max_retries=0, retry_policy=RetryPolicy(max_quota_retries=0)).embed(["x"])
+    (violation,) = raised.value.violations
+    assert violation.quota_id == "Throttling.RateQuota" and violation.measure == "requests"

@@ -17,6 +17,7 @@ from ..errors import (
     OmniEmbedError,
     PermissionDeniedError,
     QuotaExceededError,
+    QuotaViolation,
     ServerError,
     ServiceConnectionError,
     ServiceError,
@@ -41,6 +42,16 @@ _BY_CODE: dict[str, type[ServiceError]] = {
 }
 
 
+#: DashScope's throttling codes and what they limit (Model Studio error codes and rate
+#: limits, alibabacloud.com/help/en/model-studio/error-code, .../rate-limit): requests
+#: per minute, or tokens per minute ("Allocated quota exceeded"). They carry no figure, so
+#: the runtime adapts to them by backing off rather than by pacing to a stated limit.
+_THROTTLING = {
+    "Throttling.RateQuota": "requests_per_minute",
+    "Throttling.AllocationQuota": "input_tokens_per_minute",
+}
+
+
 def error_from_response(response: Any) -> ServiceError:
     """The typed error for a non-200 SDK response; the message names code and request id."""
     status = int(getattr(response, "status_code", 0) or 0)
@@ -51,12 +62,16 @@ def error_from_response(response: Any) -> ServiceError:
     text = message  # str(error) shows "[dashscope <status> <code>] <message> (request_id ...)"
     if request_id:
         text += f" (request_id {request_id})"
+    extra: dict[str, Any] = {}
+    if cls is QuotaExceededError and code in _THROTTLING:
+        extra["violations"] = [QuotaViolation(code, _THROTTLING[code])]
     error = cls(
         text,
         status_code=status or None,
         status=code or None,
         provider=PROVIDER,
         retry_after=_retry_after(getattr(response, "headers", None)),
+        **extra,
     )
     if cls is ServerError:
         error.retryable = status in _RETRYABLE_5XX
