@@ -11,7 +11,9 @@ import os
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,7 @@ from omniembed import (
 )
 from omniembed.emulator import Emulator
 from omniembed.ray import EmbedBatch, embed_dataset, share
+from omniembed.runtime import Quota
 
 from . import media_factory as make
 
@@ -163,6 +166,54 @@ def test_workers_share_one_quota(emu: Emulator) -> None:
     # busy machine slows Ray's scheduling, not the pacing.)
 
 
+@pytest.fixture
+def model_quota(emu: Emulator) -> Iterator[Emulator]:
+    """The session emulator with per-model quotas set by the test, restored afterwards."""
+    try:
+        yield emu
+    finally:
+        emu.model_quotas = None
+        emu.quota_window_sec = 60.0
+        emu.reset_quotas()
+
+
+def test_workers_split_a_per_item_quota_and_get_no_429(model_quota: Emulator) -> None:
+    """Two workers (the callable as each actor builds it, run side by side in threads) on a
+    quota the emulator counts per input, in a time-scaled 1-second minute: each taking the
+    whole 20 per window would be refused; their halves never are."""
+    emu = model_quota
+    emu.model_quotas = {"gemini-embedding-2": {"rpm": 20}}
+    emu.quota_window_sec = 1.0
+    workers = [
+        EmbedBatch(
+            "gemini",
+            input_type="text",
+            workers=2,
+            requests_per_minute=20,  # the pool's TOTAL, in the service's unit (inputs)
+            quota_window_sec=1.0,  # the emulator's time-scaled minute
+            **_gemini_kwargs(emu),
+        )
+        for _ in range(2)
+    ]
+    assert [w.embedder.quota.limits.requests_per_minute for w in workers] == [10.0, 10.0]
+
+    def run(worker: EmbedBatch, offset: int) -> list[str | None]:
+        errors: list[str | None] = []
+        for start in range(offset, offset + 20, 5):
+            batch = {"item": np.array([f"split row {i}" for i in range(start, start + 5)])}
+            errors += list(worker(batch)["embedding_error"])
+        return errors
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(run, workers, [0, 20]))
+    elapsed = time.monotonic() - started
+    assert all(e is None for errors in results for e in errors)
+    usage = emu.quota_usage()["gemini:gemini-embedding-2"]
+    assert (usage.rejected_calls, usage.embedded_inputs) == (0, 40)
+    assert elapsed >= 1.0  # 40 inputs at 20 per window cannot go out in one window
+
+
 @pytest.mark.usefixtures("ray_local")
 def test_vertex_through_the_same_callable_with_segments(emu: Emulator, tmp_path: Path) -> None:
     video = tmp_path / "clip.mp4"
@@ -273,24 +324,63 @@ def test_configuration_is_explicit_and_quota_is_split() -> None:
         EmbedBatch("gemini", input_type="media", segment_config=VideoSegmentConfig(interval_sec=4))
     with pytest.raises(ConfigurationError, match="unknown provider"):
         EmbedBatch("openai", input_type="text")
-    # Vertex's own default (120/min for the project) is divided, not multiplied.
-    assert share(VertexMultimodalEmbedder, 4) == (30.0, 2)
-    assert share(GeminiEmbedder, 4) == (None, 4)
-    assert share(GeminiEmbedder, 3, requests_per_minute=3000, max_concurrency=2) == (1000.0, 1)
+    with pytest.raises(ConfigurationError, match="A Quota cannot be shared"):
+        EmbedBatch("gemini", input_type="text", quota=Quota(requests_per_minute=5))
+    with pytest.raises(ConfigurationError, match="tier='tier1' has no published quota"):
+        EmbedBatch("vertex", input_type="text", tier="tier1", project="p", access_token="t")
+    with pytest.raises(ConfigurationError, match="requests_per_minute must be a positive"):
+        share(GeminiEmbedder, 2, requests_per_minute=-5)
+    with pytest.raises(ConfigurationError, match="burst= spaces requests"):
+        EmbedBatch("gemini", input_type="text", burst=4, api_key="k")
+    # Vertex's own default tier (120/min for the project) is divided, not multiplied.
+    vertex = share(VertexMultimodalEmbedder, 4)
+    assert (vertex.limits.requests_per_minute, vertex.limits.unit, vertex.max_concurrency) == (
+        30.0,
+        "call",
+        2,
+    )
+    assert share(VertexMultimodalEmbedder, 4, tier=None).limits.empty  # the default dropped
+    unpaced = share(GeminiEmbedder, 4)  # no quota known: each worker learns it from 429s
+    assert unpaced.limits.empty and unpaced.limits.unit == "item" and unpaced.max_concurrency == 4
+    explicit = share(GeminiEmbedder, 3, requests_per_minute=3000, max_concurrency=2)
+    assert (explicit.limits.requests_per_minute, explicit.max_concurrency) == (1000.0, 1)
+    # Every figure of a tier is split; explicit numbers win over the tier's; the backend
+    # (vertexai) picks the table row.
+    free = share(GeminiEmbedder, 4, tier="free", tokens_per_minute=40_000).limits
+    assert (free.requests_per_minute, free.tokens_per_minute, free.requests_per_day) == (
+        25.0,
+        10_000.0,
+        250.0,
+    )
+    assert free.unit == "item"
+    on_vertex = share(GeminiEmbedder, 2, tier="default", vertexai=True, model="gemini-embedding-2")
+    assert on_vertex.limits.tokens_per_minute == 5_000_000 and on_vertex.limits.unit == "call"
+
     fn = EmbedBatch(
         "gemini",
         input_type="text",
         workers=4,
-        requests_per_minute=1200,
+        tier="free",
+        requests_per_day=800,
         burst=40,
         api_key="secret-key-123",
         base_url="http://127.0.0.1:9",
     )
-    limiter = fn.embedder.rate_limiter
+    limits = fn.embedder.quota.limits  # each worker's own Quota: a quarter of everything
+    assert (limits.requests_per_minute, limits.tokens_per_minute, limits.requests_per_day) == (
+        25.0,
+        7_500.0,
+        200.0,
+    )
+    assert "1/4 share" in limits.source
+    limiter = fn.embedder.rate_limiter  # burst=: requests spaced at the share, 40/4 at once
     assert limiter is not None
-    assert (limiter.requests_per_minute, limiter.burst) == (300.0, 10)
+    assert (limiter.requests_per_minute, limiter.burst) == (25.0, 10)
     assert fn.embedder.max_concurrency == 4
     assert "secret-key-123" not in repr(fn)
+    no_burst = EmbedBatch("vertex", input_type="text", workers=2, project="p", access_token="t")
+    assert no_burst.embedder.rate_limiter is None
+    assert no_burst.embedder.quota.limits.requests_per_minute == 60.0
 
 
 def test_import_without_ray_names_the_extra() -> None:

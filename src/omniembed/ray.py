@@ -6,12 +6,14 @@
     ds = ray.data.from_items([{"item": "a note", "kind": "text"},
                               {"item": "/data/photos/cat.jpg", "kind": "image"}])
     ds = embed_dataset(ds, "gemini", workers=4, input_type_column="kind",
-                       requests_per_minute=3000)   # the whole project's quota
+                       tier="tier1")   # the whole project's quota, split 4 ways
 
 `EmbedBatch` is the callable class for ``Dataset.map_batches``; every actor builds its
-embedder once. ``requests_per_minute`` and ``max_concurrency`` are totals for the whole
-pool: each of the ``workers`` actors gets ``1/workers`` of them, so the actors together
-stay within the provider's quota. Needs the ``ray`` extra: ``pip install 'omniembed[ray]'``.
+embedder once. The quota (``requests_per_minute``, ``tokens_per_minute``,
+``requests_per_day``, or a ``tier``'s published figures) and ``max_concurrency`` are totals
+for the whole pool: each of the ``workers`` actors gets ``1/workers`` of them as its own
+`Quota`, so the actors together stay within the provider's quota. Needs the ``ray`` extra:
+``pip install 'omniembed[ray]'``.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import inspect
 import math
 from collections.abc import Mapping, Sequence
 from importlib import import_module
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from .errors import ConfigurationError, MissingDependencyError, OmniEmbedError
 
@@ -38,6 +40,8 @@ from pydantic import SecretStr
 from .media import Media
 from .mime import Modality
 from .providers.base import Embedder
+from .providers.quota_table import default_tier, quota_limits
+from .runtime.quota import Quota, QuotaLimits
 from .runtime.rate_limit import RateLimiter
 from .tasks import Task
 from .types import Embedding, VideoSegmentConfig
@@ -47,6 +51,7 @@ __all__ = [
     "PROVIDERS",
     "PROVIDER_DEFAULT",
     "EmbedBatch",
+    "WorkerShare",
     "embed_dataset",
     "pool_kwargs",
     "resolve_provider",
@@ -65,6 +70,11 @@ MEDIA_KINDS = frozenset({"media", *(m.value for m in Modality if m is not Modali
 
 #: Constructor arguments wrapped in `SecretStr` before they travel to the actors.
 _SECRET_KWARGS = ("api_key", "access_token")
+#: Embedder arguments holding live limiters, which cannot be shared between Ray workers.
+_UNSHAREABLE = {
+    "rate_limiter": "A RateLimiter",
+    "quota": "A Quota",
+}
 
 
 class _Default(enum.Enum):
@@ -87,11 +97,19 @@ class EmbedBatch:
     ``segments_column``, video rows also get ``[{start, end, vector}, ...]`` (a video with
     several segments then has a null vector); ``segment_config`` cuts videos into segments.
 
-    ``requests_per_minute`` (default: the provider's own default) and ``max_concurrency``
-    are totals for the whole pool of ``workers`` actors; each actor takes its share (see
-    `share`). ``embedder_kwargs`` go to the provider class (``model``, ``base_url``,
-    ``output_dimensionality``, ...); prefer credentials from environment variables on the
-    workers over ``api_key=``. Batches may be pandas, pyarrow or numpy (see `__call__`).
+    The quota — ``requests_per_minute`` (in the service's unit: each input on the Gemini
+    API, each HTTP call on Vertex AI and DashScope), ``tokens_per_minute``,
+    ``requests_per_day``, and ``tier`` (the published figures; default: the provider's own
+    default, e.g. ``"default"`` for Vertex multimodalembedding@001) — and
+    ``max_concurrency`` are totals for the whole pool of ``workers`` actors; each actor
+    gets ``1/workers`` of them as its own `Quota` (see `share`). ``burst`` additionally
+    spaces each actor's HTTP requests evenly at its share of ``requests_per_minute``, with
+    at most ``burst`` back to back for the pool. ``quota_window_sec`` is the quota's minute:
+    change it only to match a time-scaled test server (the emulator's
+    ``quota_window_sec``). ``embedder_kwargs`` go to the provider class (``model``,
+    ``base_url``, ``output_dimensionality``, ...); prefer credentials from environment
+    variables on the workers over ``api_key=``. Batches may be pandas, pyarrow or numpy
+    (see `__call__`).
     """
 
     def __init__(
@@ -108,9 +126,13 @@ class EmbedBatch:
         segment_config: VideoSegmentConfig | None = None,
         task: Task | str | None = None,
         workers: int = 1,
-        requests_per_minute: float | _Default | None = PROVIDER_DEFAULT,
+        requests_per_minute: float | None = None,
+        tokens_per_minute: float | None = None,
+        requests_per_day: float | None = None,
+        tier: str | _Default | None = PROVIDER_DEFAULT,
         burst: int | None = None,
         max_concurrency: int | None = None,
+        quota_window_sec: float = 60.0,
         vector_dtype: Literal["float64", "float32"] = "float64",
         **embedder_kwargs: Any,
     ):
@@ -131,11 +153,17 @@ class EmbedBatch:
                 "segment_config cuts videos into several segments: pass segments_column= "
                 "(e.g. 'segments') to keep their vectors"
             )
-        if "rate_limiter" in embedder_kwargs:
-            raise ConfigurationError(
-                "a RateLimiter cannot be shared between Ray workers; pass the pool's total "
-                "requests_per_minute (and workers=) and each worker takes its share"
-            )
+        for name, what in _UNSHAREABLE.items():
+            if name in embedder_kwargs:
+                raise ConfigurationError(
+                    f"{what} cannot be shared between Ray workers; pass the pool's total "
+                    "requests_per_minute= / tokens_per_minute= / requests_per_day= or tier= "
+                    "(and workers=) and each worker takes its share"
+                )
+        if burst is not None and (
+            isinstance(burst, bool) or not isinstance(burst, int) or burst < 1
+        ):
+            raise ConfigurationError(f"burst must be a positive integer, got {burst!r}")
         self.column = column
         self.input_type = input_type
         self.input_type_column = input_type_column
@@ -148,16 +176,31 @@ class EmbedBatch:
         self.workers = workers
         self.vector_dtype = vector_dtype
         cls = resolve_provider(provider)
-        rpm, concurrency = share(
-            cls, workers, requests_per_minute=requests_per_minute, max_concurrency=max_concurrency
+        mine = share(
+            cls,
+            workers,
+            requests_per_minute=requests_per_minute,
+            tokens_per_minute=tokens_per_minute,
+            requests_per_day=requests_per_day,
+            tier=tier,
+            max_concurrency=max_concurrency,
+            model=embedder_kwargs.get("model"),
+            vertexai=embedder_kwargs.get("vertexai"),
         )
-        if rpm is not None:
-            per_burst = None if burst is None else max(1, burst // workers)
-            embedder_kwargs["rate_limiter"] = RateLimiter(rpm, burst=per_burst)
-        if "requests_per_minute" in inspect.signature(cls.__init__).parameters:
-            embedder_kwargs["requests_per_minute"] = None  # paced by the limiter above
-        if concurrency is not None:
-            embedder_kwargs["max_concurrency"] = concurrency
+        try:
+            embedder_kwargs["quota"] = _worker_quota(cls, embedder_kwargs, mine, quota_window_sec)
+        except ValueError as exc:
+            raise ConfigurationError(str(exc)) from None
+        if burst is not None:
+            rpm = mine.limits.requests_per_minute
+            if rpm is None:
+                raise ConfigurationError(
+                    "burst= spaces requests at the pool's requests_per_minute; give "
+                    "requests_per_minute= or a tier= with one"
+                )
+            embedder_kwargs["rate_limiter"] = RateLimiter(rpm, burst=max(1, burst // workers))
+        if mine.max_concurrency is not None:
+            embedder_kwargs["max_concurrency"] = mine.max_concurrency
         self.embedder: Embedder = cls(**embedder_kwargs)
 
     def __call__(self, batch: Any) -> Any:
@@ -322,31 +365,109 @@ def resolve_provider(provider: str | type[Embedder]) -> type[Embedder]:
     return cls
 
 
+class WorkerShare(NamedTuple):
+    """One worker's part of a pool's totals (see `share`)."""
+
+    #: The worker's quota figures (``None``: no such limit).
+    limits: QuotaLimits
+    #: Requests in flight for the worker (``None``: the provider's default).
+    max_concurrency: int | None
+
+
 def share(
     provider: type[Embedder],
     workers: int,
     *,
-    requests_per_minute: float | _Default | None = PROVIDER_DEFAULT,
+    requests_per_minute: float | None = None,
+    tokens_per_minute: float | None = None,
+    requests_per_day: float | None = None,
+    tier: str | _Default | None = PROVIDER_DEFAULT,
     max_concurrency: int | None = None,
-) -> tuple[float | None, int | None]:
-    """One worker's share of the pool's totals: ``(requests_per_minute / workers,
-    max(1, max_concurrency // workers))``.
+    model: str | None = None,
+    vertexai: bool | None = None,
+) -> WorkerShare:
+    """One worker's share of the pool's totals: the quota divided by ``workers`` (every
+    figure: requests and tokens per minute, requests per day) and
+    ``max(1, max_concurrency // workers)`` requests in flight.
 
-    ``requests_per_minute`` defaults to the provider class's default (e.g. 120 for
-    Vertex multimodalembedding@001; None, i.e. unpaced, for Gemini and DashScope);
-    ``max_concurrency`` to the class's default. None stays None (no limit)."""
+    The quota is the provider's published figures for ``tier`` (default: the provider's own
+    default tier: ``"default"`` on Vertex AI, e.g. 120 requests/min for
+    multimodalembedding@001; none on the Gemini API and DashScope, which then learn the
+    quota from the service's 429s), with the explicit numbers winning; ``tier=None`` drops
+    the default. ``model`` and ``vertexai`` pick the row of the quota table
+    (defaults: the provider's). ``max_concurrency`` defaults to the class's default.
+    """
+    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
+        raise ConfigurationError(f"workers must be a positive integer, got {workers!r}")
     params = inspect.signature(provider.__init__).parameters
-    if isinstance(requests_per_minute, _Default):
-        found = params.get("requests_per_minute")
-        default = found.default if found is not None else None
-        requests_per_minute = None if default is inspect.Parameter.empty else default
+    service = _quota_service(provider, vertexai)
+    if isinstance(tier, _Default):
+        tier = default_tier(service, _model(provider, model)) if service is not None else None
+    numbers = {
+        "requests_per_minute": requests_per_minute or None,
+        "tokens_per_minute": tokens_per_minute or None,
+        "requests_per_day": requests_per_day or None,
+    }
+    try:
+        if service is None:
+            if tier is not None:
+                raise ConfigurationError(
+                    f"{provider.__name__} names no quota_service, so tier={tier!r} cannot be "
+                    "looked up; pass requests_per_minute= / tokens_per_minute= / "
+                    "requests_per_day= instead"
+                )
+            limits = QuotaLimits().override(**numbers)
+        else:
+            limits = quota_limits(service, _model(provider, model), tier).override(**numbers)
+    except ValueError as exc:  # a negative or non-numeric figure
+        raise ConfigurationError(str(exc)) from None
     if max_concurrency is None:
         found = params.get("max_concurrency")
         if found is not None and isinstance(found.default, int):
             max_concurrency = found.default
-    rpm = requests_per_minute / workers if requests_per_minute else None
     concurrency = max(1, max_concurrency // workers) if max_concurrency else None
-    return rpm, concurrency
+    return WorkerShare(limits.share(workers), concurrency)
+
+
+def _quota_service(provider: type[Embedder], vertexai: bool | None) -> str | None:
+    """Which service's quota rules apply: the class's ``quota_service``, or for
+    `GeminiEmbedder` (which sets it per instance) the backend ``vertexai`` selects."""
+    from .providers.gemini import GeminiEmbedder
+    from .providers.google_client import env_flag
+
+    if issubclass(provider, GeminiEmbedder):
+        on_vertex = env_flag("GOOGLE_GENAI_USE_VERTEXAI") if vertexai is None else vertexai
+        return "vertex" if on_vertex else "gemini-api"
+    service = getattr(provider, "quota_service", None)
+    return service if isinstance(service, str) else None
+
+
+def _model(provider: type[Embedder], model: str | None) -> str:
+    if model:
+        return model
+    found = inspect.signature(provider.__init__).parameters.get("model")
+    if found is not None and isinstance(found.default, str):
+        return found.default
+    from .providers.vertex_multimodal import MODEL, VertexMultimodalEmbedder
+
+    if issubclass(provider, VertexMultimodalEmbedder):
+        return MODEL
+    return ""  # no table row: only explicit numbers apply
+
+
+def _worker_quota(
+    provider: type[Embedder], kwargs: Mapping[str, Any], mine: WorkerShare, window_sec: float
+) -> Quota:
+    limits = mine.limits
+    if _quota_service(provider, kwargs.get("vertexai")) is None:
+        # The service (and so what one request is) is known only to the built embedder.
+        return Quota(
+            requests_per_minute=limits.requests_per_minute,
+            tokens_per_minute=limits.tokens_per_minute,
+            requests_per_day=limits.requests_per_day,
+            window_sec=window_sec,
+        )
+    return Quota(limits, window_sec=window_sec)
 
 
 def pool_kwargs(workers: int) -> dict[str, Any]:
@@ -372,11 +493,12 @@ def embed_dataset(
 ) -> ray.data.Dataset:
     """``ds`` with embedding columns: `EmbedBatch` on a pool of ``workers`` actors.
 
-    ``embed_kwargs`` are `EmbedBatch`'s (``column``, ``input_type``, ``requests_per_minute``
-    as the TOTAL quota, model settings, ...); ``workers`` is both the pool size and the
-    number the quota is divided by. ``api_key``/``access_token`` travel as `SecretStr`.
-    ``batch_size`` 100 matches Gemini's 100 inputs per request. ``num_cpus`` per actor
-    (the work is I/O-bound; fractions let more actors share a node)."""
+    ``embed_kwargs`` are `EmbedBatch`'s (``column``, ``input_type``, the TOTAL quota as
+    ``requests_per_minute`` / ``tokens_per_minute`` / ``requests_per_day`` / ``tier``, model
+    settings, ...); ``workers`` is both the pool size and the number the quota is divided
+    by. ``api_key``/``access_token`` travel as `SecretStr`. ``batch_size`` 100 matches
+    Gemini's 100 inputs per request. ``num_cpus`` per actor (the work is I/O-bound;
+    fractions let more actors share a node)."""
     kwargs = dict(embed_kwargs)
     for name in _SECRET_KWARGS:
         if isinstance(kwargs.get(name), str):

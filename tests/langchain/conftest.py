@@ -30,13 +30,11 @@ def gemini_params(base_url: str, **kw: Any) -> dict[str, Any]:
 
 
 def vertex_params(base_url: str, **kw: Any) -> dict[str, Any]:
-    # The model's 120/min default quota would pace the tests; the emulator has none.
     return {
         "project": "proj",
         "location": "us-central1",
         "access_token": VERTEX_TOKEN,
         "base_url": base_url,
-        "requests_per_minute": None,
         **kw,
     }
 

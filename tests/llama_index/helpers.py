@@ -36,7 +36,6 @@ def gemini(
 
 
 def vertex(emu: Emulator, **kw: Any) -> VertexMultiModalEmbedding:
-    kw.setdefault("requests_per_minute", None)  # the 120/min default would pace the tests
     kw.setdefault("access_token", VERTEX_TOKEN)
     return VertexMultiModalEmbedding(
         project="proj", location="us-central1", base_url=emu.base_url, **kw

@@ -15,12 +15,14 @@ from typing import Any
 from langchain_core.embeddings import Embeddings
 from langchain_core.load import Serializable
 from langchain_core.utils import from_env, secret_from_env
-from pydantic import ConfigDict, Field, PrivateAttr, SecretStr
+from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, field_validator
 
 from ..errors import ConfigurationError, UnsupportedMediaError
 from ..media import Media
 from ..mime import Modality
 from ..providers.base import Embedder
+from ..providers.quota_table import TIERS
+from ..runtime.quota import Quota
 from ..tasks import Task
 from ..types import Embedding, EmbeddingResult, VideoSegmentConfig
 
@@ -29,6 +31,21 @@ __all__ = [
     "GeminiEmbeddings",
     "VertexMultimodalEmbeddings",
 ]
+
+
+#: The provider embedders' runtime parameters, forwarded from the fields of the same name
+#: by `_MultimodalEmbeddings._runtime` (the only place that forwards them).
+RUNTIME_KNOBS = (
+    "max_concurrency",
+    "requests_per_minute",
+    "tokens_per_minute",
+    "requests_per_day",
+    "tier",
+    "quota",
+    "max_retries",
+    "timeout",
+    "cache",
+)
 
 
 class _MultimodalEmbeddings(Serializable, Embeddings):
@@ -51,8 +68,23 @@ class _MultimodalEmbeddings(Serializable, Embeddings):
     """Task for `embed_query`, e.g. ``"QUESTION_ANSWERING"``."""
     max_concurrency: int = 16
     """Requests in flight at once."""
-    requests_per_minute: float | None = None
-    """Client-side pacing (per HTTP request); None for none."""
+    requests_per_minute: float | None = Field(default=None, ge=0)
+    """Quota: requests per minute as the service counts them (each input on the Gemini
+    API, each HTTP call on Vertex AI and DashScope); None or 0: not given (the tier's
+    figure, else learnt from the service's 429s)."""
+    tokens_per_minute: float | None = Field(default=None, ge=0)
+    """Quota: input tokens per minute (estimated locally)."""
+    requests_per_day: float | None = Field(default=None, ge=0)
+    """Quota: requests per day; when spent, calls stop with `DailyQuotaExceededError`."""
+    tier: str | None = None
+    """Fill the quota from the service's published figures: ``"free"``, ``"tier1"``,
+    ``"tier2"``, ``"tier3"`` (``"default"`` for services without tiers); explicit numbers
+    win. None: the provider's default (Vertex AI's published quota; none on the Gemini API
+    and DashScope)."""
+    quota: Any = Field(default=None, exclude=True)
+    """A shared `omniembed.runtime.Quota` (several embedders on one project quota;
+    ``Quota()`` for no client-side limits), instead of the numbers and ``tier``; never
+    serialized."""
     max_retries: int = 6
     """Retries of 408/429/5xx and connection errors, with backoff."""
     timeout: float | None = 60.0
@@ -72,17 +104,32 @@ class _MultimodalEmbeddings(Serializable, Embeddings):
         Task.parse(self.query_task_type)
         self._provider = self.embedder if self.embedder is not None else self._build()
 
+    @field_validator("tier")
+    @classmethod
+    def _check_tier(cls, value: str | None) -> str | None:
+        if value is not None and value not in TIERS:
+            raise ValueError(f"tier must be one of {', '.join(TIERS)} (or None), not {value!r}")
+        return value
+
+    @field_validator("quota")
+    @classmethod
+    def _check_quota(cls, value: Any) -> Any:
+        if value is not None and not isinstance(value, Quota):
+            raise ValueError(
+                f"quota must be an omniembed.runtime.Quota, not {type(value).__name__}"
+            )
+        return value
+
     def _build(self) -> Embedder:
         raise NotImplementedError
 
     def _runtime(self) -> dict[str, Any]:
-        return {
-            "max_concurrency": self.max_concurrency,
-            "requests_per_minute": self.requests_per_minute,
-            "max_retries": self.max_retries,
-            "timeout": self.timeout,
-            "cache": self.cache,
-        }
+        """The runtime knobs, as every provider embedder takes them (the one place they
+        are forwarded from; each class adds only its provider's own settings)."""
+        knobs = {name: getattr(self, name) for name in RUNTIME_KNOBS}
+        if knobs["tier"] is None:
+            del knobs["tier"]  # the provider's default tier
+        return knobs
 
     # --- LangChain serialization -----------------------------------------------------------
 
@@ -304,7 +351,6 @@ class VertexMultimodalEmbeddings(_MultimodalEmbeddings):
     """Default segment config for `embed_video`."""
     downscale_images: bool = True
     max_concurrency: int = 8
-    requests_per_minute: float | None = 120
     timeout: float | None = 120.0
 
     @property

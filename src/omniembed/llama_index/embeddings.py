@@ -37,6 +37,8 @@ from typing_extensions import Self
 
 from ..errors import InvalidParameterError, OmniEmbedError
 from ..providers.base import Embedder
+from ..providers.quota_table import TIERS
+from ..runtime.quota import Quota
 from ..tasks import Task
 from ..types import Embedding, EmbeddingResult, VideoSegmentConfig
 from ._media import MediaLike, label, to_media, to_media_list
@@ -50,6 +52,22 @@ __all__ = [
     "OmniMultiModalEmbedding",
     "VertexMultiModalEmbedding",
 ]
+
+
+#: The provider embedders' runtime parameters, forwarded from the fields of the same name
+#: by `OmniMultiModalEmbedding._runtime_knobs` (the only place that forwards them).
+RUNTIME_KNOBS = (
+    "max_concurrency",
+    "requests_per_minute",
+    "tokens_per_minute",
+    "requests_per_day",
+    "tier",
+    "quota",
+    "max_retries",
+    "timeout",
+    "cache",
+)
+_QUOTA_NUMBERS = ("requests_per_minute", "tokens_per_minute", "requests_per_day")
 
 
 class _Run:
@@ -88,7 +106,27 @@ class OmniMultiModalEmbedding(MultiModalEmbedding):
     )
     max_concurrency: int = Field(default=16, gt=0, description="Requests in flight at most.")
     requests_per_minute: float | None = Field(
-        default=None, description="Client-side request rate limit (None: no limit)."
+        default=None,
+        ge=0,
+        description="Quota: requests per minute, counted as the service counts them (each "
+        "input on the Gemini API, each HTTP call on Vertex AI and DashScope); None or 0: "
+        "not given (the tier's figure, else learnt from the service's 429s).",
+    )
+    tokens_per_minute: float | None = Field(
+        default=None, ge=0, description="Quota: input tokens per minute (estimated locally)."
+    )
+    requests_per_day: float | None = Field(
+        default=None,
+        ge=0,
+        description="Quota: requests per day; when spent, calls stop with "
+        "DailyQuotaExceededError (resets_at says when to resume).",
+    )
+    tier: str | None = Field(
+        default=None,
+        description="Fill the quota from the service's published figures for this tier "
+        "('free', 'tier1', 'tier2', 'tier3'; 'default' for services without tiers); "
+        "explicit numbers win. None: the provider's default (Vertex AI's published quota; "
+        "none on the Gemini API and DashScope).",
     )
     max_retries: int = Field(default=6, ge=0, description="Retries of transient failures.")
     timeout: float | None = Field(default=60.0, description="Per-request timeout in seconds.")
@@ -96,6 +134,13 @@ class OmniMultiModalEmbedding(MultiModalEmbedding):
         default=None,
         exclude=True,
         description="omniembed EmbeddingCache, or a path to a SQLite cache file.",
+    )
+    quota: Any = Field(
+        default=None,
+        exclude=True,
+        description="A shared omniembed.runtime.Quota (several embedders on one project "
+        "quota; Quota() for no client-side limits); instead of the quota numbers and tier. "
+        "Never serialized; a pickled copy gets its own Quota with the same figures.",
     )
 
     #: Fields holding credentials: never serialized, never pickled.
@@ -110,6 +155,7 @@ class OmniMultiModalEmbedding(MultiModalEmbedding):
             embedder = self._build_embedder()
         else:
             self._adopt(embedder)
+            self._adopt_quota(embedder)
         self._embedder = embedder
         if "embed_batch_size" not in self.model_fields_set:
             # Informational: our runtime batches to this limit itself.
@@ -123,25 +169,46 @@ class OmniMultiModalEmbedding(MultiModalEmbedding):
             raise InvalidParameterError("a task type is required (e.g. 'RETRIEVAL_DOCUMENT')")
         return task.value
 
+    @field_validator("tier")
+    @classmethod
+    def _check_tier(cls, value: str | None) -> str | None:
+        if value is not None and value not in TIERS:
+            raise ValueError(f"tier must be one of {', '.join(TIERS)} (or None), not {value!r}")
+        return value
+
+    @field_validator("quota")
+    @classmethod
+    def _check_quota(cls, value: Any) -> Any:
+        if value is not None and not isinstance(value, Quota):
+            raise ValueError(
+                f"quota must be an omniembed.runtime.Quota, not {type(value).__name__}"
+            )
+        return value
+
     # --- provider hooks (per class) -------------------------------------------------------
 
     def _build_embedder(self) -> Embedder:
         raise NotImplementedError
 
     def _runtime_knobs(self) -> dict[str, Any]:
-        """The knobs every provider embedder takes from the shared runtime."""
-        return {
-            "default_task": self.task_type,
-            "max_concurrency": self.max_concurrency,
-            "requests_per_minute": self.requests_per_minute,
-            "max_retries": self.max_retries,
-            "timeout": self.timeout,
-            "cache": self.cache,
-        }
+        """The runtime knobs, as every provider embedder takes them (the one place they
+        are forwarded from; each class adds only its provider's own settings)."""
+        knobs = {name: getattr(self, name) for name in RUNTIME_KNOBS}
+        if knobs["tier"] is None:
+            del knobs["tier"]  # the provider's default tier
+        knobs["default_task"] = self.task_type
+        return knobs
 
     def _adopt(self, embedder: Embedder) -> None:
         """Mirror a ready-built embedder's settings in the fields (for serialization)."""
         self.model_name = embedder.model
+
+    def _adopt_quota(self, embedder: Embedder) -> None:
+        """Share a ready-built embedder's quota, and mirror its figures in the fields."""
+        self.quota = embedder.quota
+        self.tier = None
+        for name in _QUOTA_NUMBERS:
+            setattr(self, name, getattr(embedder.quota.limits, name))
 
     def _request_limit(self, embedder: Embedder) -> int:
         return 1
@@ -514,6 +581,13 @@ class OmniMultiModalEmbedding(MultiModalEmbedding):
             # A cache object holds locks/connections; a SQLite cache travels as its path.
             path = getattr(cache, "path", None)
             fields["cache"] = str(path) if path is not None else None
+        quota = fields.get("quota")
+        if isinstance(quota, Quota):
+            # A limiter cannot cross processes: the copy gets its own, with the same figures.
+            fields["quota"] = None
+            fields["tier"] = None
+            for name in _QUOTA_NUMBERS:
+                fields[name] = getattr(quota.limits, name)
         for name, value in list(fields.items()):
             if name != "cache" and not _picklable(value):
                 fields[name] = None  # e.g. a callback manager holding live handlers
@@ -637,9 +711,6 @@ class VertexMultiModalEmbedding(OmniMultiModalEmbedding):
         default=True, description="Shrink images to the model's 512 px before upload."
     )
     max_concurrency: int = Field(default=8, gt=0, description="Requests in flight at most.")
-    requests_per_minute: float | None = Field(
-        default=120, description="Client-side rate limit (the model's quota is 120/min)."
-    )
     timeout: float | None = Field(default=120.0, description="Per-request timeout in seconds.")
 
     _secret_fields: ClassVar[tuple[str, ...]] = ("credentials", "access_token")
@@ -665,11 +736,7 @@ class VertexMultiModalEmbedding(OmniMultiModalEmbedding):
             dimension=self.dimension,
             video_segment_config=self.video_segment_config,
             downscale_images=self.downscale_images,
-            max_concurrency=self.max_concurrency,
-            requests_per_minute=self.requests_per_minute,
-            max_retries=self.max_retries,
-            timeout=self.timeout,
-            cache=self.cache,
+            **self._runtime_knobs(),
         )
 
     def _adopt(self, embedder: Embedder) -> None:

@@ -3,8 +3,12 @@ then ask questions answered by Gemini with citations to files, pages and timesta
 
     from omniembed.rag import index_folder, ask, format_answer
 
-    report = index_folder("docs/", "store/", provider="gemini")
+    report = index_folder("docs/", "store/", provider="gemini", tier="free")
     print(format_answer(ask("When was the lighthouse built?", "store/")))
+
+`plan_folder` works out what `index_folder` would do (pieces, requests, tokens, the time
+the quota implies, the price) without sending or writing anything; a daily quota running
+out stops `index_folder` with `IndexPausedError` (the same call after the reset resumes).
 
 Needs the ``cli`` extra (qdrant-client and the media decoders). The `omniembed index` and
 `omniembed ask` commands are thin wrappers around these functions. Names load lazily, so
@@ -28,7 +32,14 @@ if TYPE_CHECKING:
     from .answering import ask, search
     from .embedders import EmbedderSettings
     from .hits import Answer, Hit, format_answer, format_hit
-    from .indexer import FileIssue, IndexReport, index_folder
+    from .indexer import (
+        FileIssue,
+        IndexPausedError,
+        IndexPlan,
+        IndexReport,
+        index_folder,
+        plan_folder,
+    )
     from .pieces import Piece
     from .store import Store, StoreBusyError, StoreNotFoundError
 
@@ -41,8 +52,11 @@ _LAZY = {
     "format_answer": ".hits",
     "format_hit": ".hits",
     "FileIssue": ".indexer",
+    "IndexPausedError": ".indexer",
+    "IndexPlan": ".indexer",
     "IndexReport": ".indexer",
     "index_folder": ".indexer",
+    "plan_folder": ".indexer",
     "Piece": ".pieces",
     "Store": ".store",
     "StoreBusyError": ".store",
@@ -69,6 +83,8 @@ __all__ = [
     "EmbedderSettings",
     "FileIssue",
     "Hit",
+    "IndexPausedError",
+    "IndexPlan",
     "IndexReport",
     "Piece",
     "Store",
@@ -78,5 +94,6 @@ __all__ = [
     "format_answer",
     "format_hit",
     "index_folder",
+    "plan_folder",
     "search",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from ..errors import MissingCredentialsError
 from ..generation import GenerationConfig
@@ -36,12 +37,23 @@ def search(
     access_token: str | None = None,
     project: str | None = None,
     location: str | None = None,
+    requests_per_minute: float | None = None,
+    tokens_per_minute: float | None = None,
+    requests_per_day: float | None = None,
+    tier: str | None = None,
 ) -> list[Hit]:
     """The ``top_k`` best pieces of each group (text; images and PDF pages; video and
-    audio), merged best first. The query is embedded with the store's model (query task).
+    audio), merged best first. The query is embedded with the store's model (query task),
+    under the quota ``tier`` and the figures give (as for `index_folder`).
     """
+    quota = {
+        "requests_per_minute": requests_per_minute,
+        "tokens_per_minute": tokens_per_minute,
+        "requests_per_day": requests_per_day,
+        "tier": tier,
+    }
     with Store.open(store_dir) as store:
-        embedder = _query_embedder(store, base_url, api_key, access_token, project, location)
+        embedder = _query_embedder(store, base_url, api_key, access_token, project, location, quota)
         try:
             return _search(store, embedder, question, top_k)
         finally:
@@ -62,6 +74,10 @@ def ask(
     vertexai: bool | None = None,
     project: str | None = None,
     location: str | None = None,
+    requests_per_minute: float | None = None,
+    tokens_per_minute: float | None = None,
+    requests_per_day: float | None = None,
+    tier: str | None = None,
 ) -> Answer:
     """Retrieve (see `search`) and answer with a Gemini model, citing files, pages and
     timestamps.
@@ -69,8 +85,15 @@ def ask(
     ``base_url`` serves the query embedding and, unless ``llm_base_url`` is given, the
     LLM. ``api_key`` is the embedding provider's key; the LLM uses ``llm_api_key`` (else
     ``GEMINI_API_KEY``; for a Gemini-built store also ``api_key``). The LLM runs on Vertex
-    AI for Vertex-built stores or with ``vertexai=True`` (``project``/``location``).
+    AI for Vertex-built stores or with ``vertexai=True`` (``project``/``location``). The
+    query embedding works under the quota ``tier`` and the figures give (see `search`).
     """
+    quota = {
+        "requests_per_minute": requests_per_minute,
+        "tokens_per_minute": tokens_per_minute,
+        "requests_per_day": requests_per_day,
+        "tier": tier,
+    }
     with Store.open(store_dir) as store:
         manifest = store.manifest
         # Build both clients first: missing credentials fail before any request.
@@ -84,7 +107,7 @@ def ask(
             project=project,
             location=location,
         )
-        embedder = _query_embedder(store, base_url, api_key, access_token, project, location)
+        embedder = _query_embedder(store, base_url, api_key, access_token, project, location, quota)
         try:
             hits = _search(store, embedder, question, top_k)
         finally:
@@ -131,6 +154,7 @@ def _query_embedder(
     access_token: str | None,
     project: str | None,
     location: str | None,
+    quota: dict[str, Any],
 ) -> Embedder:
     stored = store.manifest.embedder
     settings = EmbedderSettings(
@@ -146,6 +170,7 @@ def _query_embedder(
         api_key=api_key,
         access_token=access_token,
         cache=store.cache_path,
+        **quota,
     )
 
 

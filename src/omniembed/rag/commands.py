@@ -4,26 +4,96 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..errors import InvalidParameterError, OmniEmbedError
-from .defaults import DEFAULT_LLM_MODEL, DEFAULT_TOP_K, DEFAULT_VIDEO_INTERVAL_SEC, PROVIDERS
+from ..errors import DailyQuotaExceededError, InvalidParameterError, OmniEmbedError
+from .defaults import (
+    DEFAULT_LLM_MODEL,
+    DEFAULT_TOP_K,
+    DEFAULT_VIDEO_INTERVAL_SEC,
+    PROVIDERS,
+    TIERS,
+)
 
-EXIT_OK, EXIT_FATAL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+if TYPE_CHECKING:
+    from .indexer import IndexPlan
+
+#: Exit codes (docs/cli.md has the table). 75 is sysexits' EX_TEMPFAIL, "a temporary
+#: failure; the user is invited to retry later": a daily quota ran out.
+EXIT_OK, EXIT_FATAL, EXIT_USAGE, EXIT_QUOTA, EXIT_INTERRUPTED = 0, 1, 2, 75, 130
+
+#: The quota options: the command-line flag of each `index_folder`/`ask` keyword.
+QUOTA_FLAGS = {
+    "requests_per_minute": "--rpm",
+    "tokens_per_minute": "--tpm",
+    "requests_per_day": "--rpd",
+    "tier": "--tier",
+}
 
 
-def _positive(kind: type[float] | type[int]) -> Any:
+def _number(kind: type[float] | type[int], *, zero: bool = False) -> Any:
+    """A parser of numbers > 0 (``zero``: >= 0)."""
+
     def parse(text: str) -> float | int:
         try:
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
+        if value < 0 or (value == 0 and not zero):
+            raise argparse.ArgumentTypeError(f"must be {'>=' if zero else '>'} 0, got {text}")
         return value
 
     return parse
+
+
+def _positive(kind: type[float] | type[int]) -> Any:
+    return _number(kind)
+
+
+def _quota_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "quota",
+        "The quota the embedding calls work under: --tier fills the service's published "
+        "figures (default: the provider's own: Vertex AI's published quota; none on the "
+        "Gemini API and DashScope, where it is learnt from the service's 429 answers); "
+        "--rpm/--tpm/--rpd replace single figures (0 drops one).",
+    )
+    group.add_argument(
+        "--tier",
+        choices=TIERS,
+        help="published quota: the Gemini API's free, tier1, tier2, tier3; default: Vertex AI's",
+    )
+    group.add_argument(
+        "--rpm",
+        "--requests-per-minute",
+        dest="requests_per_minute",
+        type=_number(float, zero=True),
+        metavar="N",
+        help="requests per minute, counted as the service counts them (each input on the "
+        "Gemini API, each HTTP call on Vertex AI and DashScope)",
+    )
+    group.add_argument(
+        "--tpm",
+        dest="tokens_per_minute",
+        type=_number(float, zero=True),
+        metavar="N",
+        help="input tokens per minute (estimated locally)",
+    )
+    group.add_argument(
+        "--rpd",
+        dest="requests_per_day",
+        type=_number(float, zero=True),
+        metavar="N",
+        help="requests per day (a run stops when they are spent; run it again after the reset)",
+    )
+
+
+def _quota(args: argparse.Namespace) -> dict[str, Any]:
+    return {name: getattr(args, name) for name in QUOTA_FLAGS}
 
 
 def _connection_options(parser: argparse.ArgumentParser) -> None:
@@ -66,10 +136,10 @@ def add_index_parser(commands: Any) -> None:
         help=f"seconds per video segment (default {DEFAULT_VIDEO_INTERVAL_SEC:g})",
     )
     parser.add_argument(
-        "--requests-per-minute",
-        type=float,
-        metavar="N",
-        help="client-side pacing (default: the provider's; 0 turns it off)",
+        "--dry-run",
+        action="store_true",
+        help="report pieces, requests, estimated tokens, the time the quota implies and the "
+        "price, without calling the service or writing the store",
     )
     parser.add_argument(
         "--batch-job",
@@ -82,7 +152,10 @@ def add_index_parser(commands: Any) -> None:
         default=10.0,
         help="seconds between batch job status checks (default 10, backing off)",
     )
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--quiet", action="store_true", help="no progress bar (and quota waits only logged)"
+    )
+    _quota_options(parser)
     _connection_options(parser)
 
 
@@ -115,30 +188,43 @@ def add_ask_parser(commands: Any) -> None:
         help="answer with Gemini on Vertex AI (default for Vertex-built stores)",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    _quota_options(parser)
     _connection_options(parser)
 
 
 def run_index(args: argparse.Namespace) -> int:
-    from .indexer import index_folder
+    from .indexer import IndexPausedError, index_folder, plan_folder
 
+    common: dict[str, Any] = {
+        "provider": args.provider,
+        "model": args.model,
+        "dimension": args.dimension,
+        "base_url": args.base_url,
+        "api_key": args.api_key,
+        "access_token": args.access_token,
+        "project": args.project,
+        "location": args.location,
+        "video_interval_sec": args.video_interval,
+        "progress": not args.quiet,
+        **_quota(args),
+    }
     try:
+        if args.dry_run:
+            print(plan_folder(args.path, args.store, **common).describe())
+            return EXIT_OK
         report = index_folder(
             args.path,
             args.store,
-            provider=args.provider,
-            model=args.model,
-            dimension=args.dimension,
-            base_url=args.base_url,
-            api_key=args.api_key,
-            access_token=args.access_token,
-            project=args.project,
-            location=args.location,
-            video_interval_sec=args.video_interval,
-            requests_per_minute=args.requests_per_minute,
             batch_job=args.batch_job,
             batch_poll_interval=args.batch_poll_sec,
-            progress=not args.quiet,
+            on_plan=None if args.batch_job else _show_plan,
+            **common,
         )
+    except IndexPausedError as exc:
+        # What got embedded is in the store; the same command after the reset does the rest.
+        print(exc.report.summary())
+        print(f"omniembed: {exc}", file=sys.stderr)
+        return EXIT_QUOTA
     except OmniEmbedError as exc:
         return _fail(exc)
     except KeyboardInterrupt:
@@ -147,6 +233,12 @@ def run_index(args: argparse.Namespace) -> int:
         return EXIT_INTERRUPTED
     print(report.summary())
     return EXIT_OK
+
+
+def _show_plan(plan: IndexPlan) -> None:
+    """Before the first request: the quota the run works under and an ETA."""
+    if plan.files:
+        print(plan.header(), flush=True)
 
 
 def run_ask(args: argparse.Namespace) -> int:
@@ -167,6 +259,7 @@ def run_ask(args: argparse.Namespace) -> int:
             vertexai=args.vertexai,
             project=args.project,
             location=args.location,
+            **_quota(args),
         )
     except OmniEmbedError as exc:
         return _fail(exc)
@@ -178,6 +271,13 @@ def run_ask(args: argparse.Namespace) -> int:
 
 
 def _fail(exc: OmniEmbedError) -> int:
+    from .quota import QuotaSettingError
+
+    if isinstance(exc, QuotaSettingError):
+        print(f"omniembed: error: argument {QUOTA_FLAGS[exc.setting]}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     print(f"omniembed: error: {exc}", file=sys.stderr)
+    if isinstance(exc, DailyQuotaExceededError):
+        return EXIT_QUOTA
     # A bad option value is a usage error; anything else (credentials, store) is fatal.
     return EXIT_USAGE if isinstance(exc, InvalidParameterError) else EXIT_FATAL

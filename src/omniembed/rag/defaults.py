@@ -12,3 +12,6 @@ DEFAULT_LLM_MODEL = "gemini-2.5-flash"
 #: Hits per retrieval group (text; images and PDF pages; video and audio).
 DEFAULT_TOP_K = 2
 DEFAULT_VIDEO_INTERVAL_SEC = 4.0
+#: ``--tier`` values: `omniembed.providers.quota_table.TIERS`, repeated here so the CLI's
+#: parser stays light (a test checks they agree).
+TIERS = ("free", "tier1", "tier2", "tier3", "default")

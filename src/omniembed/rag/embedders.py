@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import os
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigurationError
 from ..providers.base import Embedder
+from ..runtime.cache import EmbeddingCache
+from ..runtime.quota import Quota
 from .defaults import DEFAULT_MODELS, PROVIDERS
+from .quota import NoticeQuota, resolve_limits
 
 VERTEX_MULTIMODAL = "multimodalembedding@001"
 #: Sent when a base URL (emulator, proxy) is given without credentials: the emulator
@@ -87,27 +91,63 @@ class Capabilities:
     min_video_interval_sec: float = 0.0
 
 
+def build_quota(
+    settings: EmbedderSettings,
+    *,
+    tier: str | None = None,
+    requests_per_minute: float | None = None,
+    tokens_per_minute: float | None = None,
+    requests_per_day: float | None = None,
+    notice: Callable[[str], None] | None = None,
+) -> Quota:
+    """The quota for ``settings``' model: ``tier``'s published figures (default: the
+    provider's default tier) with the given figures winning (``0`` drops one); with
+    ``notice``, long waits for it are announced (see `NoticeQuota`)."""
+    limits = resolve_limits(
+        settings.provider,
+        settings.model,
+        tier=tier,
+        requests_per_minute=requests_per_minute,
+        tokens_per_minute=tokens_per_minute,
+        requests_per_day=requests_per_day,
+    )
+    return NoticeQuota(limits, notice=notice) if notice is not None else Quota(limits)
+
+
 def build_embedder(
     settings: EmbedderSettings,
     *,
     base_url: str | None = None,
     api_key: str | None = None,
     access_token: str | None = None,
-    cache: str | os.PathLike[str] | Path | None = None,
+    cache: str | os.PathLike[str] | Path | EmbeddingCache | None = None,
     requests_per_minute: float | None = None,
+    tokens_per_minute: float | None = None,
+    requests_per_day: float | None = None,
+    tier: str | None = None,
     max_concurrency: int | None = None,
+    quota_notice: Callable[[str], None] | None = None,
+    offline: bool = False,
 ) -> Embedder:
     """The embedder for ``settings``; credentials come from the arguments or the
-    environment, and a placeholder is used with ``base_url`` when there are none."""
-    runtime: dict[str, Any] = {"cache": cache}
-    if requests_per_minute is not None:
-        runtime["requests_per_minute"] = requests_per_minute or None
+    environment, and a placeholder is used with ``base_url`` (or ``offline``: the embedder
+    only estimates) when there are none. The quota: see `build_quota`."""
+    quota = build_quota(
+        settings,
+        tier=tier,
+        requests_per_minute=requests_per_minute,
+        tokens_per_minute=tokens_per_minute,
+        requests_per_day=requests_per_day,
+        notice=quota_notice,
+    )
+    runtime: dict[str, Any] = {"cache": cache, "quota": quota}
     if max_concurrency is not None:
         runtime["max_concurrency"] = max_concurrency
+    placeholder = PLACEHOLDER_KEY if base_url or offline else None
     if settings.provider == "gemini":
         from ..providers.gemini import GeminiEmbedder
 
-        key = api_key or _env(*GEMINI_KEY_ENVS) or (PLACEHOLDER_KEY if base_url else None)
+        key = api_key or _env(*GEMINI_KEY_ENVS) or placeholder
         return GeminiEmbedder(
             settings.model,
             api_key=key,
@@ -118,15 +158,16 @@ def build_embedder(
         )
     if settings.provider == "vertex":
         token = access_token or _env(ACCESS_TOKEN_ENV)
-        if token is None and api_key is None and base_url:
-            token = PLACEHOLDER_KEY
+        if token is None and api_key is None:
+            token = placeholder
+        project = settings.project or (PLACEHOLDER_KEY if offline else None)
         if settings.model == VERTEX_MULTIMODAL:
             from ..providers.vertex_multimodal import VertexMultimodalEmbedder
 
             if settings.dimension is not None:
                 runtime["dimension"] = settings.dimension
             return VertexMultimodalEmbedder(
-                project=settings.project,
+                project=project,
                 location=settings.location,
                 access_token=token,
                 base_url=base_url,
@@ -139,7 +180,7 @@ def build_embedder(
             vertexai=True,
             api_key=api_key if token is None else None,  # an express-mode key
             access_token=token,
-            project=settings.project,
+            project=project,
             location=settings.location,
             base_url=base_url,
             output_dimensionality=settings.dimension,
@@ -147,7 +188,7 @@ def build_embedder(
         )
     from ..providers.dashscope import DashScopeEmbedder
 
-    key = api_key or _env("DASHSCOPE_API_KEY") or (PLACEHOLDER_KEY if base_url else None)
+    key = api_key or _env("DASHSCOPE_API_KEY") or placeholder
     return DashScopeEmbedder(
         settings.model,
         api_key=key,

@@ -12,15 +12,19 @@ from __future__ import annotations
 
 import importlib
 import os
+import sqlite3
+import threading
 import uuid
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from ..errors import ConfigurationError, MissingDependencyError
+from ..runtime.cache import decode_embeddings
+from ..types import Embedding
 from .embedders import EmbedderSettings
 from .manifest import MANIFEST_NAME, Manifest
 from .pieces import Group, Piece
@@ -37,6 +41,60 @@ class StoreNotFoundError(ConfigurationError):
 
 class StoreBusyError(ConfigurationError):
     """Another process has the store open (Qdrant local mode is single-process)."""
+
+
+def check_same_model(path: Path, manifest: Manifest, settings: EmbedderSettings) -> None:
+    """Refuse to add vectors of another model to a store: they live in another space."""
+    old = manifest.embedder
+    if (old.provider, old.model, old.dimension) != (
+        settings.provider,
+        settings.model,
+        settings.dimension,
+    ):
+        raise ConfigurationError(
+            f"{path} holds vectors of {old.provider}:{old.model}"
+            + (f" ({old.dimension} dims)" if old.dimension else "")
+            + "; vectors of another model cannot share it. Index into a new --store "
+            "folder, or use the same --provider/--model/--dimension"
+        )
+
+
+class ReadOnlyCache:
+    """A store's embedding cache, read without writing anything (a dry run's). With a
+    write-ahead log beside it (a run still open, or one that was killed) SQLite reads both
+    read-only; without one, the file alone holds everything and is opened immutable (so
+    SQLite creates no log files in the store)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._lock = threading.Lock()
+        logged = all(Path(f"{path}{suffix}").exists() for suffix in ("-wal", "-shm"))
+        mode = "mode=ro" if logged else "mode=ro&immutable=1"
+        self._conn = sqlite3.connect(
+            f"{path.resolve().as_uri()}?{mode}", uri=True, check_same_thread=False
+        )
+
+    def get_many(self, keys: Sequence[str]) -> dict[str, list[Embedding]]:
+        found: dict[str, list[Embedding]] = {}
+        unique = list(dict.fromkeys(keys))
+        with self._lock:
+            for start in range(0, len(unique), 500):
+                chunk = unique[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                try:
+                    rows = self._conn.execute(
+                        f"SELECT key, value FROM embeddings WHERE key IN ({marks})", chunk
+                    ).fetchall()
+                except sqlite3.DatabaseError:
+                    return {}  # an empty or unreadable cache answers nothing
+                found.update((k, decode_embeddings(v)) for k, v in rows)
+        return found
+
+    def put_many(self, entries: Mapping[str, list[Embedding]]) -> None:
+        raise RuntimeError("a dry run writes nothing")  # never called: nothing is sent
+
+    def close(self) -> None:
+        self._conn.close()
 
 
 @dataclass(frozen=True)
@@ -103,18 +161,7 @@ class Store:
         if manifest is None:
             manifest = Manifest(settings, str(root))
         else:
-            old = manifest.embedder
-            if (old.provider, old.model, old.dimension) != (
-                settings.provider,
-                settings.model,
-                settings.dimension,
-            ):
-                raise ConfigurationError(
-                    f"{path} holds vectors of {old.provider}:{old.model}"
-                    + (f" ({old.dimension} dims)" if old.dimension else "")
-                    + "; vectors of another model cannot share it. Index into a new --store "
-                    "folder, or use the same --provider/--model/--dimension"
-                )
+            check_same_model(path, manifest, settings)
             manifest.embedder = settings
             manifest.root = str(root)
         manifest.save(path)
