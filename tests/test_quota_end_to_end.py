@@ -137,3 +137,22 @@ def test_estimate_calls_nothing_and_matches_what_embed_sends(limited: Emulator) 
     assert e.last_stats.requests == estimate.requests
     again = e.estimate(texts)
     assert again.cached == 40 and again.requests == 0 and again.tokens == 0
+
+
+def test_vertex_names_its_quota_in_the_message_and_a_daily_one_stops_the_call(
+    emu: Emulator,
+) -> None:
+    from omniembed import VertexMultimodalEmbedder
+
+    emu.model_quotas = {"vertex:multimodalembedding": {"rpd": 3}}
+    e = VertexMultimodalEmbedder(project="p", access_token="t", base_url=emu.base_url, tier=None)
+    start = time.monotonic()
+    with pytest.raises(DailyQuotaExceededError) as raised:
+        e.embed([f"text {i}" for i in range(6)])
+    assert time.monotonic() - start < 5
+    assert raised.value.embedded == 3
+    assert "per_day" in (raised.value.quota_id or "")
+    usage = emu.quota_usage()["vertex:multimodalembedding"]
+    # One input per call: the calls in flight when the cap is reached (slow start has
+    # grown to four by then) are refused together; nothing is sent after that.
+    assert usage.rejected_calls <= 4 and usage.calls + usage.rejected_calls <= 7

@@ -96,6 +96,13 @@ def quota_violations(error_body: Mapping[str, Any]) -> list[QuotaViolation]:
     (``violations[{quotaMetric, quotaId, quotaDimensions, quotaValue}]``; the Gemini API
     sends ``quotaValue`` as a string, e.g. ``"100"``). Vertex AI's 429s carry none."""
     found: list[QuotaViolation] = []
+    named = _VERTEX_QUOTA.search(str(error_body.get("message") or ""))
+    if named is not None and not error_body.get("details"):
+        # Vertex AI names the quota only in its message: "Quota exceeded for
+        # aiplatform.googleapis.com/embed_content_input_tokens_per_minute_per_base_model
+        # with base model: gemini-embedding. ..." (cocoindex-io/cocoindex#1151).
+        metric, model = named.groups()
+        found.append(QuotaViolation(metric.rsplit("/", 1)[-1], metric, None, {"model": model}))
     for detail in error_body.get("details") or []:
         if not isinstance(detail, dict) or not str(detail.get("@type", "")).endswith(
             "google.rpc.QuotaFailure"
@@ -116,6 +123,9 @@ def quota_violations(error_body: Mapping[str, Any]) -> list[QuotaViolation]:
                 )
             )
     return found
+
+
+_VERTEX_QUOTA = re.compile(r"Quota exceeded for (\S+?) with base model: ([^\s.]+)")
 
 
 def _number(value: Any) -> float | None:

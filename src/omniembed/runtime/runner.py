@@ -460,7 +460,8 @@ class _Job:
         """No further request of this call is sent; the rest fail with ``error``."""
         with self._lock:
             if self.abort_error is None:
-                logger.warning("stopping: %s", error)
+                # INFO: the caller gets the error itself; a CLI prints its own line.
+                logger.info("stopping: %s", error)
                 self.abort_error = error
 
     def raise_if_aborted(self) -> None:
