@@ -21,8 +21,8 @@ from ..errors import ConfigurationError, UnsupportedMediaError
 from ..media import Media
 from ..mime import Modality
 from ..providers.base import Embedder
-from ..providers.quota_table import TIERS
-from ..runtime.quota import Quota
+from ..providers.quota_table import check_tier
+from ..runtime.quota import check_quota
 from ..tasks import Task
 from ..types import Embedding, EmbeddingResult, VideoSegmentConfig
 
@@ -107,18 +107,12 @@ class _MultimodalEmbeddings(Serializable, Embeddings):
     @field_validator("tier")
     @classmethod
     def _check_tier(cls, value: str | None) -> str | None:
-        if value is not None and value not in TIERS:
-            raise ValueError(f"tier must be one of {', '.join(TIERS)} (or None), not {value!r}")
-        return value
+        return check_tier(value)
 
     @field_validator("quota")
     @classmethod
     def _check_quota(cls, value: Any) -> Any:
-        if value is not None and not isinstance(value, Quota):
-            raise ValueError(
-                f"quota must be an omniembed.runtime.Quota, not {type(value).__name__}"
-            )
-        return value
+        return check_quota(value)
 
     def _build(self) -> Embedder:
         raise NotImplementedError

@@ -37,8 +37,8 @@ from typing_extensions import Self
 
 from ..errors import InvalidParameterError, OmniEmbedError
 from ..providers.base import Embedder
-from ..providers.quota_table import TIERS
-from ..runtime.quota import Quota
+from ..providers.quota_table import check_tier
+from ..runtime.quota import Quota, check_quota
 from ..tasks import Task
 from ..types import Embedding, EmbeddingResult, VideoSegmentConfig
 from ._media import MediaLike, label, to_media, to_media_list
@@ -172,18 +172,12 @@ class OmniMultiModalEmbedding(MultiModalEmbedding):
     @field_validator("tier")
     @classmethod
     def _check_tier(cls, value: str | None) -> str | None:
-        if value is not None and value not in TIERS:
-            raise ValueError(f"tier must be one of {', '.join(TIERS)} (or None), not {value!r}")
-        return value
+        return check_tier(value)
 
     @field_validator("quota")
     @classmethod
     def _check_quota(cls, value: Any) -> Any:
-        if value is not None and not isinstance(value, Quota):
-            raise ValueError(
-                f"quota must be an omniembed.runtime.Quota, not {type(value).__name__}"
-            )
-        return value
+        return check_quota(value)
 
     # --- provider hooks (per class) -------------------------------------------------------
 

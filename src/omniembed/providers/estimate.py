@@ -43,7 +43,7 @@ class Estimate:
             f"quota: {self.limits.describe()}",
         ]
         if self.seconds is not None:
-            lines.append(f"time the quota implies: at least {_duration(self.seconds)}")
+            lines.append(f"time the quota implies: at least {format_duration(self.seconds)}")
         if self.days > 1:
             lines.append(
                 f"needs {self.days} days of the daily quota "
@@ -102,7 +102,8 @@ def estimate(
     )
 
 
-def _duration(seconds: float) -> str:
+def format_duration(seconds: float) -> str:
+    """``"under a second"``, ``"42 s"``, ``"3 min 05 s"``, ``"2 h 07 min"``."""
     if seconds < 1:
         return "under a second"
     minutes, secs = divmod(round(seconds), 60)

@@ -124,6 +124,14 @@ def _row(service: str, model: str) -> dict[str, QuotaLimits] | None:
     return None
 
 
+def check_tier(value: str | None) -> str | None:
+    """``value`` if it names a tier (or is None); else `ValueError` listing them (for the
+    framework adapters' field validators)."""
+    if value is not None and value not in TIERS:
+        raise ValueError(f"tier must be one of {', '.join(TIERS)} (or None), not {value!r}")
+    return value
+
+
 def default_tier(service: str, model: str) -> str | None:
     """ "default" where the service publishes one quota for every project (Vertex AI)."""
     return "default" if "default" in (_row(service, model) or {}) else None

@@ -46,6 +46,7 @@ from ..errors import (
 from ..media import Media
 from ..providers.base import Embedder
 from ..providers.estimate import Estimate
+from ..providers.estimate import format_duration as duration
 from ..providers.gemini import GeminiEmbedder
 from ..providers.gemini_batch import GeminiBatchJob
 from ..runtime.quota import QuotaLimits, minimum_seconds
@@ -71,7 +72,6 @@ from .embedders import (
 )
 from .manifest import FileEntry, Manifest
 from .pieces import Piece
-from .quota import duration
 from .store import CACHE_NAME, ReadOnlyCache, Store, check_same_model
 
 logger = logging.getLogger("omniembed.rag")

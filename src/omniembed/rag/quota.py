@@ -16,6 +16,7 @@ from dataclasses import replace
 from typing import Any
 
 from ..errors import ConfigurationError, InvalidParameterError
+from ..providers.estimate import format_duration as duration
 from ..providers.quota_table import TIERS, default_tier, quota_limits
 from ..runtime.quota import Permit, Quota, QuotaLimits
 
@@ -116,16 +117,3 @@ class NoticeQuota(Quota):
             f"waiting {duration(wait)} for the quota ({self.limits.describe()}): the "
             "requests already sent fill this minute"
         )
-
-
-def duration(seconds: float) -> str:
-    """``"under a second"``, ``"42 s"``, ``"3 min 05 s"``, ``"2 h 07 min"``."""
-    if seconds < 1:
-        return "under a second"
-    minutes, secs = divmod(round(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    if hours:
-        return f"{hours} h {minutes:02d} min"
-    if minutes:
-        return f"{minutes} min {secs:02d} s"
-    return f"{secs} s"

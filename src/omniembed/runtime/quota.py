@@ -465,6 +465,13 @@ class Quota:
         return f"Quota({self._limits.describe()})"
 
 
+def check_quota(value: object) -> object:
+    """``value`` if it is a `Quota` (or None); else `ValueError` (for field validators)."""
+    if value is not None and not isinstance(value, Quota):
+        raise ValueError(f"quota must be an omniembed.runtime.Quota, not {type(value).__name__}")
+    return value
+
+
 def minimum_seconds(
     requests: Sequence[tuple[int, int]], limits: QuotaLimits, window_sec: float = 60.0
 ) -> float:
