@@ -300,6 +300,7 @@ class Runner:
             return
         self.quota.release(permit, admitted=False)
         job.count_rejected()
+        before = self.quota.limits
         daily = self.quota.learn(exc)
         if daily is not None:
             # No cooldown: the call stops here, and its "retry in 45s" hint means nothing.
@@ -309,6 +310,13 @@ class Runner:
         # A 429 that names the per-minute limit it enforces: the quota paces to it now, so
         # its short hint is not a spacing to keep (a 429 without one still teaches one).
         named = any(v.period == "minute" and v.limit for v in exc.violations)
+        if self.quota.limits != before:
+            # A limit was just learnt: the batch is re-packed to fit it and the quota's
+            # window decides when it may go. The hint was the wait for the refused call
+            # (which may never have fitted); it is no reason to idle now.
+            exc.retry_after = None
+            self.throttle.leave(throttled=True, retry_after=0.0, pace=False)
+            return
         self.throttle.leave(throttled=True, retry_after=exc.retry_after, pace=not named)
 
     def _slots_for_running_loop(self) -> asyncio.Semaphore:
