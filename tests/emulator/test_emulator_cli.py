@@ -50,7 +50,33 @@ def test_module_serves_until_interrupted() -> None:
         assert response.status_code == 200
     finally:
         process.send_signal(signal.SIGINT)
+        try:
+            code = process.wait(timeout=10)
+        finally:
+            if process.poll() is None:  # never leave an emulator running
+                process.kill()
+                process.wait()
+    assert code == 0
+
+
+def test_module_stops_on_sigint_even_when_started_with_it_ignored() -> None:
+    # As from a background shell or nohup: SIGINT ignored in the parent is inherited.
+    process = subprocess.Popen(
+        [sys.executable, "-m", "omniembed.emulator", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline().startswith("http://127.0.0.1:")
+        process.send_signal(signal.SIGINT)
         assert process.wait(timeout=10) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
 
 
 def test_out_of_range_port_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -167,6 +168,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         emulator.start()
     except (ValueError, OSError, OverflowError) as exc:  # OverflowError: a port > 65535
         parser.error(str(exc))
+    # A process started from a background shell or nohup inherits SIGINT as ignored;
+    # Ctrl-C / `kill -INT` must still stop the emulator, and so must SIGTERM.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     print(emulator.base_url, flush=True)  # the CLI's one line: where to point clients
     emulator.serve_forever()
     return 0
