@@ -185,11 +185,11 @@ class Runner:
                     job.raise_if_aborted()
                     self._check_fits(batch)
                     attempts += 1
-                    self.throttle.enter(job.raise_if_aborted)
+                    self.throttle.enter(self._still_good(job, batch))
                     permit = None
                     try:
                         permit = self.quota.acquire(
-                            len(batch), _tokens(batch), job.raise_if_aborted
+                            len(batch), _tokens(batch), self._still_good(job, batch)
                         )
                         if self.rate_limiter is not None:
                             self.rate_limiter.acquire()
@@ -262,11 +262,11 @@ class Runner:
                     job.raise_if_aborted()
                     self._check_fits(batch)
                     attempts += 1
-                    await self.throttle.aenter(job.raise_if_aborted)
+                    await self.throttle.aenter(self._still_good(job, batch))
                     permit = None
                     try:
                         permit = await self.quota.aacquire(
-                            len(batch), _tokens(batch), job.raise_if_aborted
+                            len(batch), _tokens(batch), self._still_good(job, batch)
                         )
                         if self.rate_limiter is not None:
                             await self.rate_limiter.aacquire()
@@ -282,6 +282,17 @@ class Runner:
             exc.attempts = attempts
             raise
         raise AssertionError("unreachable: tenacity either returns or raises")
+
+    def _still_good(self, job: _Job, batch: list[WorkItem]) -> Callable[[], None]:
+        """What a waiting request checks between naps: the call was not stopped, and the
+        batch still fits the quota (else it goes back to be re-packed at once, before the
+        others waiting take what is left in pieces)."""
+
+        def check() -> None:
+            job.raise_if_aborted()
+            self._check_fits(batch)
+
+        return check
 
     def _check_fits(self, batch: list[WorkItem]) -> None:
         if len(batch) > 1 and not self.quota.fits(len(batch), _tokens(batch)):
