@@ -7,12 +7,15 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from . import __version__
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="omniembed", description="Multimodal embeddings for RAG pipelines."
     )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
+    parser.add_argument("--version", action="version", version=f"omniembed {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser("demo", help="offline end-to-end demo on the built-in emulator")
     demo.add_argument(

@@ -132,3 +132,34 @@ def test_bad_quota_options_exit_with_usage(argv: list[str]) -> None:
     with pytest.raises(SystemExit) as caught:
         main(["--port", "0", *argv])
     assert caught.value.code == 2
+
+
+def test_omniembed_emulator_verbose_logs_every_request() -> None:
+    # Through the `omniembed` command, which configures logging before the emulator does.
+    process = subprocess.Popen(
+        [sys.executable, "-m", "omniembed", "emulator", "--port", "0", "-v"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        base_url = process.stdout.readline().strip()
+        assert httpx.get(f"{base_url}/v1beta/models").status_code == 200
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert "GET /v1beta/models -> 200" in err
+
+
+def test_version_and_default_port_are_shown() -> None:
+    from omniembed import __version__
+
+    done = subprocess.run(
+        [sys.executable, "-m", "omniembed", "--version"], capture_output=True, text=True
+    )
+    assert done.returncode == 0 and done.stdout.strip() == f"omniembed {__version__}"
+    assert "default 8765" in build_parser().format_help()

@@ -23,7 +23,9 @@ def build_parser() -> argparse.ArgumentParser:
         "and DashScope multimodal embedding (base_address=BASE_URL/api/v1). "
         "Vectors are deterministic stand-ins, not a model.",
     )
-    parser.add_argument("--port", type=int, default=8765, help="port to listen on (0: any free)")
+    parser.add_argument(
+        "--port", type=int, default=8765, help="port to listen on (default 8765; 0: any free)"
+    )
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
     parser.add_argument("--latency-ms", type=float, default=0, help="delay before every answer")
     parser.add_argument("--api-key", default=None, help="require this API key / bearer token")
@@ -147,6 +149,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     faults = _pairs(parser, args.fault, "fault")
     model_quotas = model_quota_options(parser, args)
     logging.basicConfig(
+        # force: `omniembed emulator` has already configured logging in the parent command
+        force=True,
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(asctime)s %(name)s %(levelname)s %(message)s",
     )
