@@ -20,7 +20,7 @@ from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, field_validator
 from ..errors import ConfigurationError, UnsupportedMediaError
 from ..media import Media
 from ..mime import Modality
-from ..providers.base import Embedder
+from ..providers.base import RUNTIME_SETTINGS, Embedder
 from ..providers.quota_table import check_tier
 from ..runtime.quota import check_quota
 from ..tasks import Task
@@ -34,18 +34,8 @@ __all__ = [
 
 
 #: The provider embedders' runtime parameters, forwarded from the fields of the same name
-#: by `_MultimodalEmbeddings._runtime` (the only place that forwards them).
-RUNTIME_KNOBS = (
-    "max_concurrency",
-    "requests_per_minute",
-    "tokens_per_minute",
-    "requests_per_day",
-    "tier",
-    "quota",
-    "max_retries",
-    "timeout",
-    "cache",
-)
+#: (one list for every framework, kept with the parameters in `omniembed.providers.base`).
+RUNTIME_KNOBS = RUNTIME_SETTINGS
 
 
 class _MultimodalEmbeddings(Serializable, Embeddings):

@@ -36,7 +36,7 @@ from llama_index.core.schema import BaseNode, ImageType, MetadataMode
 from typing_extensions import Self
 
 from ..errors import InvalidParameterError, OmniEmbedError
-from ..providers.base import Embedder
+from ..providers.base import RUNTIME_SETTINGS, Embedder
 from ..providers.quota_table import check_tier
 from ..runtime.quota import Quota, check_quota
 from ..tasks import Task
@@ -55,18 +55,8 @@ __all__ = [
 
 
 #: The provider embedders' runtime parameters, forwarded from the fields of the same name
-#: by `OmniMultiModalEmbedding._runtime_knobs` (the only place that forwards them).
-RUNTIME_KNOBS = (
-    "max_concurrency",
-    "requests_per_minute",
-    "tokens_per_minute",
-    "requests_per_day",
-    "tier",
-    "quota",
-    "max_retries",
-    "timeout",
-    "cache",
-)
+#: (one list for every framework, kept with the parameters in `omniembed.providers.base`).
+RUNTIME_KNOBS = RUNTIME_SETTINGS
 _QUOTA_NUMBERS = ("requests_per_minute", "tokens_per_minute", "requests_per_day")
 
 

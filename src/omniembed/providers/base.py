@@ -47,6 +47,20 @@ from .quota_table import UNITS, quota_limits
 #: One input after normalization: its parts in order (text and media).
 Parts: TypeAlias = "tuple[str | Media, ...]"
 
+#: The `Embedder.__init__` runtime parameters the framework adapters expose as fields of
+#: the same name and forward.
+RUNTIME_SETTINGS = (
+    "max_concurrency",
+    "requests_per_minute",
+    "tokens_per_minute",
+    "requests_per_day",
+    "tier",
+    "quota",
+    "max_retries",
+    "timeout",
+    "cache",
+)
+
 #: Service errors after which the runtime stops a call (every other request would fail too).
 _CALL_STOPPERS = (AuthenticationError, PermissionDeniedError, NotFoundError)
 
@@ -486,4 +500,4 @@ def _one_cause(errors: Sequence[Exception]) -> bool:
     )
 
 
-__all__ = ["Embedder", "Parts", "as_secret", "normalize_input"]
+__all__ = ["RUNTIME_SETTINGS", "Embedder", "Parts", "as_secret", "normalize_input"]
