@@ -28,6 +28,7 @@ from ..errors import (
     NotFoundError,
     PartialFailureError,
     PermissionDeniedError,
+    ServiceConnectionError,
     ServiceError,
 )
 from ..media import Media
@@ -62,7 +63,12 @@ RUNTIME_SETTINGS = (
 )
 
 #: Service errors after which the runtime stops a call (every other request would fail too).
-_CALL_STOPPERS = (AuthenticationError, PermissionDeniedError, NotFoundError)
+_CALL_STOPPERS = (
+    AuthenticationError,
+    PermissionDeniedError,
+    NotFoundError,
+    ServiceConnectionError,
+)
 
 
 def as_secret(value: str | SecretStr | None, *env_vars: str) -> SecretStr | None:

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
         IndexPausedError,
         IndexPlan,
         IndexReport,
+        IndexStoppedError,
         index_folder,
         plan_folder,
     )
@@ -55,6 +56,7 @@ _LAZY = {
     "IndexPausedError": ".indexer",
     "IndexPlan": ".indexer",
     "IndexReport": ".indexer",
+    "IndexStoppedError": ".indexer",
     "index_folder": ".indexer",
     "plan_folder": ".indexer",
     "Piece": ".pieces",
@@ -86,6 +88,7 @@ __all__ = [
     "IndexPausedError",
     "IndexPlan",
     "IndexReport",
+    "IndexStoppedError",
     "Piece",
     "Store",
     "StoreBusyError",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -41,16 +42,21 @@ def search(
     tokens_per_minute: float | None = None,
     requests_per_day: float | None = None,
     tier: str | None = None,
+    on_wait: Callable[[str], None] | None = None,
+    max_retries: int | None = None,
 ) -> list[Hit]:
     """The ``top_k`` best pieces of each group (text; images and PDF pages; video and
     audio), merged best first. The query is embedded with the store's model (query task),
-    under the quota ``tier`` and the figures give (as for `index_folder`).
+    under the quota ``tier`` and the figures give (as for `index_folder`); ``on_wait`` is
+    told of waits for the quota and of retries, a line of text each.
     """
     quota = {
         "requests_per_minute": requests_per_minute,
         "tokens_per_minute": tokens_per_minute,
         "requests_per_day": requests_per_day,
         "tier": tier,
+        "on_wait": on_wait,
+        "max_retries": max_retries,
     }
     with Store.open(store_dir) as store:
         embedder = _query_embedder(store, base_url, api_key, access_token, project, location, quota)
@@ -78,6 +84,8 @@ def ask(
     tokens_per_minute: float | None = None,
     requests_per_day: float | None = None,
     tier: str | None = None,
+    on_wait: Callable[[str], None] | None = None,
+    max_retries: int | None = None,
 ) -> Answer:
     """Retrieve (see `search`) and answer with a Gemini model, citing files, pages and
     timestamps.
@@ -86,13 +94,16 @@ def ask(
     LLM. ``api_key`` is the embedding provider's key; the LLM uses ``llm_api_key`` (else
     ``GEMINI_API_KEY``; for a Gemini-built store also ``api_key``). The LLM runs on Vertex
     AI for Vertex-built stores or with ``vertexai=True`` (``project``/``location``). The
-    query embedding works under the quota ``tier`` and the figures give (see `search`).
+    query embedding works under the quota ``tier`` and the figures give, and ``on_wait``
+    hears of its waits (see `search`).
     """
     quota = {
         "requests_per_minute": requests_per_minute,
         "tokens_per_minute": tokens_per_minute,
         "requests_per_day": requests_per_day,
         "tier": tier,
+        "on_wait": on_wait,
+        "max_retries": max_retries,
     }
     with Store.open(store_dir) as store:
         manifest = store.manifest

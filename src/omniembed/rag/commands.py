@@ -5,10 +5,21 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import sys
 from typing import TYPE_CHECKING, Any
 
-from ..errors import DailyQuotaExceededError, InvalidParameterError, OmniEmbedError
+from ..errors import (
+    AuthenticationError,
+    ConfigurationError,
+    InputError,
+    MissingCredentialsError,
+    NotFoundError,
+    OmniEmbedError,
+    PermissionDeniedError,
+    QuotaExceededError,
+    ServiceConnectionError,
+)
 from .defaults import (
     DEFAULT_LLM_MODEL,
     DEFAULT_TOP_K,
@@ -20,9 +31,48 @@ from .defaults import (
 if TYPE_CHECKING:
     from .indexer import IndexPlan
 
-#: Exit codes (docs/cli.md has the table). 75 is sysexits' EX_TEMPFAIL, "a temporary
-#: failure; the user is invited to retry later": a daily quota ran out.
-EXIT_OK, EXIT_FATAL, EXIT_USAGE, EXIT_QUOTA, EXIT_INTERRUPTED = 0, 1, 2, 75, 130
+#: Exit codes (docs/cli.md has the table). The large ones are sysexits.h's, which scripts
+#: and CI systems already know: EX_UNAVAILABLE, EX_TEMPFAIL ("the user is invited to retry
+#: later") and EX_NOPERM.
+EXIT_OK = 0
+EXIT_FILES_FAILED = 1  # the run finished; some files could not be indexed (listed)
+EXIT_USAGE = 2  # the command as typed cannot work: a flag, the folder, the model, the store
+EXIT_ERROR = 3  # anything else: the store in use, a service error that is not the above
+EXIT_UNREACHABLE = 69  # the endpoint cannot be reached
+EXIT_QUOTA = 75  # the quota is spent (a daily one: run again after the reset)
+EXIT_CREDENTIALS = 77  # credentials missing or rejected
+EXIT_INTERRUPTED = 130  # Ctrl-C
+
+#: Python keyword mentions in library messages, in the words of each command's flags.
+INDEX_WORDS = {
+    "vertexai=True": "--provider vertex",
+    "rebuild=True": "--rebuild",
+    "batch_job=True": "--batch-job",
+    "provider='gemini'": "--provider gemini",
+    "api_key=": "--api-key",
+    "access_token=": "--access-token",
+    "credentials=": "--access-token",
+    "project=": "--project",
+    "location=": "--location",
+    "base_url=": "--base-url",
+    "provider=": "--provider",
+    "model=": "--model",
+    "dimension=": "--dimension",
+    "output_dimensionality=": "--dimension",
+    "interval_sec=": "--video-interval",
+    "video_interval_sec=": "--video-interval",
+    "requests_per_minute=": "--rpm",
+    "tokens_per_minute=": "--tpm",
+    "requests_per_day=": "--rpd",
+    "tier=": "--tier",
+}
+ASK_WORDS = {
+    **INDEX_WORDS,
+    "vertexai=True": "--vertexai",
+    "top_k=": "--top-k",
+    "llm_model=": "--llm-model",
+    "llm_api_key=": "--llm-api-key",
+}
 
 #: The quota options: the command-line flag of each `index_folder`/`ask` keyword.
 QUOTA_FLAGS = {
@@ -110,6 +160,14 @@ def _connection_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--project", help="Vertex AI project (default: GOOGLE_CLOUD_PROJECT)")
     parser.add_argument("--location", help="Vertex AI location (default: us-central1)")
+    parser.add_argument(
+        "--max-retries",
+        type=_number(int, zero=True),
+        default=6,
+        metavar="N",
+        help="retries of a failed request (429, 5xx, timeouts, connection errors) before "
+        "giving up (default 6)",
+    )
 
 
 def add_index_parser(commands: Any) -> None:
@@ -153,7 +211,15 @@ def add_index_parser(commands: Any) -> None:
         help="seconds between batch job status checks (default 10, backing off)",
     )
     parser.add_argument(
-        "--quiet", action="store_true", help="no progress bar (and quota waits only logged)"
+        "--rebuild",
+        action="store_true",
+        help="drop the store's vectors and index again (to switch --provider/--model/"
+        "--dimension; vectors already paid for come from the store's cache)",
+    )
+    parser.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress bar (waits for the quota and retries are then only logged, -v)",
     )
     _quota_options(parser)
     _connection_options(parser)
@@ -193,7 +259,7 @@ def add_ask_parser(commands: Any) -> None:
 
 
 def run_index(args: argparse.Namespace) -> int:
-    from .indexer import IndexPausedError, index_folder, plan_folder
+    from .indexer import IndexPausedError, IndexStoppedError, index_folder, plan_folder
 
     common: dict[str, Any] = {
         "provider": args.provider,
@@ -206,6 +272,7 @@ def run_index(args: argparse.Namespace) -> int:
         "location": args.location,
         "video_interval_sec": args.video_interval,
         "progress": not args.quiet,
+        "max_retries": args.max_retries,
         **_quota(args),
     }
     try:
@@ -218,6 +285,7 @@ def run_index(args: argparse.Namespace) -> int:
             batch_job=args.batch_job,
             batch_poll_interval=args.batch_poll_sec,
             on_plan=None if args.batch_job else _show_plan,
+            rebuild=args.rebuild,
             **common,
         )
     except IndexPausedError as exc:
@@ -225,13 +293,24 @@ def run_index(args: argparse.Namespace) -> int:
         print(exc.report.summary())
         print(f"omniembed: {exc}", file=sys.stderr)
         return EXIT_QUOTA
+    except IndexStoppedError as exc:
+        print(exc.report.summary())
+        return _fail(exc, INDEX_WORDS, exc.cause)
     except OmniEmbedError as exc:
-        return _fail(exc)
+        return _fail(exc, INDEX_WORDS)
     except KeyboardInterrupt:
-        # Finished groups are in the store and paid requests in the cache: say so.
+        # Finished files are in the store and paid requests in the cache: say so.
         print("omniembed: interrupted; run the same command again to resume", file=sys.stderr)
         return EXIT_INTERRUPTED
     print(report.summary())
+    if not report.ok:
+        failed = len(report.failed) + len(report.partial)
+        print(
+            f"omniembed: {_count(failed, 'file')} not indexed (listed above); the others are "
+            "in the store. Fix them and run the same command again",
+            file=sys.stderr,
+        )
+        return EXIT_FILES_FAILED
     return EXIT_OK
 
 
@@ -259,10 +338,15 @@ def run_ask(args: argparse.Namespace) -> int:
             vertexai=args.vertexai,
             project=args.project,
             location=args.location,
+            on_wait=_tell,
+            max_retries=args.max_retries,
             **_quota(args),
         )
     except OmniEmbedError as exc:
-        return _fail(exc)
+        return _fail(exc, ASK_WORDS)
+    except KeyboardInterrupt:
+        print("omniembed: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     if args.json:
         print(json.dumps(answer.to_json(), indent=2, ensure_ascii=False))
     else:
@@ -270,14 +354,47 @@ def run_ask(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _fail(exc: OmniEmbedError) -> int:
+def _tell(text: str) -> None:
+    """A wait or retry of `ask` (it has no progress bar): one line on stderr."""
+    print(f"omniembed: {text}", file=sys.stderr, flush=True)
+
+
+def _fail(exc: OmniEmbedError, words: dict[str, str], cause: BaseException | None = None) -> int:
+    """Print ``exc`` once, in the command's words; the exit code for it (or its
+    ``cause``)."""
     from .quota import QuotaSettingError
 
     if isinstance(exc, QuotaSettingError):
         print(f"omniembed: error: argument {QUOTA_FLAGS[exc.setting]}: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    print(f"omniembed: error: {exc}", file=sys.stderr)
-    if isinstance(exc, DailyQuotaExceededError):
+    print(f"omniembed: error: {in_words(str(exc), words)}", file=sys.stderr)
+    return exit_code(cause or exc)
+
+
+def exit_code(exc: BaseException) -> int:
+    """The exit code for an error that stopped a command (docs/cli.md has the table)."""
+    if isinstance(exc, ServiceConnectionError):
+        return EXIT_UNREACHABLE
+    if isinstance(exc, (AuthenticationError, PermissionDeniedError, MissingCredentialsError)):
+        return EXIT_CREDENTIALS
+    if isinstance(exc, QuotaExceededError):
         return EXIT_QUOTA
-    # A bad option value is a usage error; anything else (credentials, store) is fatal.
-    return EXIT_USAGE if isinstance(exc, InvalidParameterError) else EXIT_FATAL
+    if isinstance(exc, NotFoundError):
+        return EXIT_USAGE  # an unknown model: --model
+    from .store import StoreBusyError
+
+    if isinstance(exc, StoreBusyError):
+        return EXIT_ERROR
+    if isinstance(exc, (ConfigurationError, InputError)):
+        return EXIT_USAGE
+    return EXIT_ERROR
+
+
+def in_words(message: str, words: dict[str, str]) -> str:
+    """``message`` with its Python keyword mentions (``api_key=``) as the command's flags."""
+    pattern = "|".join(re.escape(k) for k in sorted(words, key=len, reverse=True))
+    return re.sub(rf"(?<![\w.-])(?:{pattern})", lambda m: words[m.group(0)], message)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")

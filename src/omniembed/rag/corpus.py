@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import UnsupportedMediaError
 from ..media import Media
 from ..mime import Modality
-from .chunking import chunk_text
+from .chunking import chunk_text, iter_chunks, read_text_blocks
 from .embedders import Capabilities
 from .pieces import Group, Piece, PieceModality, clock
 
@@ -52,20 +52,87 @@ class Skip(Exception):
     """The file is not embeddable by design (type, model, emptiness): not an error."""
 
 
+PieceInput = tuple[Piece, EmbedInput]
+
+
 @dataclass
 class FilePlan:
-    """What to embed for one file: ``inputs[i]`` gives the vector of ``pieces[i]``; a
-    video is embedded with `Embedder.embed_videos` and its pieces made from the segments."""
+    """What to embed for one file. `items` yields each piece with the input that gives its
+    vector, reading the file as it goes (a 100 MB text is never held whole); a video is
+    embedded with `Embedder.embed_videos` and its pieces made from the segments."""
 
     file: SourceFile
     sha256: str
-    pieces: list[Piece] = field(default_factory=list)
-    inputs: list[EmbedInput] = field(default_factory=list)
+    caps: Capabilities
+    model: str
+    media: Media | None = None
     video: Media | None = None
 
     @property
     def title(self) -> str:
         return self.file.path.name
+
+    @property
+    def is_text(self) -> bool:
+        return self.media is None and self.video is None
+
+    def items(self, on_bytes: Callable[[int], None] | None = None) -> Iterator[PieceInput]:
+        """The pieces in order. Raises `Skip` at the end when the file gave none (no text;
+        a scanned PDF for a text-only model), other errors when it cannot be read."""
+        if self.video is not None:
+            raise ValueError("a video's pieces come from its segments")
+        if self.is_text:
+            pieces = self._text(on_bytes)
+        elif self.media is not None and self.media.mime_type == "application/pdf":
+            pieces = self._pdf(self.media)
+        else:
+            pieces = self._single()
+        ordinal = 0
+        for value, modality, text, group, page in pieces:
+            piece = Piece(self.file.source, modality, text, group, ordinal, page)
+            ordinal += 1
+            yield piece, value
+        if not ordinal:
+            if self.is_text:
+                raise Skip("no text")
+            raise Skip(f"no page text, and {self.model} embeds no images (a scanned PDF?)")
+
+    def _text(self, on_bytes: Callable[[int], None] | None) -> Iterator[_Part]:
+        try:
+            blocks = read_text_blocks(self.file.path, on_bytes)
+            for chunk in iter_chunks(blocks, self.caps.text_chars):
+                yield chunk, "text", chunk, "text", None
+        except UnsupportedMediaError as exc:
+            raise UnsupportedMediaError(exc.detail, source=self.file.source) from None
+
+    def _pdf(self, media: Media) -> Iterator[_Part]:
+        from ..pdf import iter_pages
+
+        caps = self.caps
+        for page in iter_pages(media, dpi=PAGE_DPI, render=caps.images, max_side=PAGE_MAX_SIDE):
+            text = page.text
+            image = page.image_media() if caps.images else None
+            if caps.fused_pages and image is not None:
+                # One vector per page from its words and its look (figures, layout).
+                fused: list[str | Media] = [text, image] if text else [image]
+                yield fused, "pdf_page", text, "visual", page.number
+                continue
+            for chunk in chunk_text(text, caps.text_chars):
+                yield chunk, "pdf_page", chunk, "text", page.number
+            if image is not None:
+                yield image, "pdf_page", text, "visual", page.number
+
+    def _single(self) -> Iterator[_Part]:
+        assert self.media is not None
+        name = self.file.path.name
+        if self.media.modality is Modality.AUDIO:
+            yield self.media, "audio", f"audio {name}", "av", None
+        else:
+            yield self.media, "image", f"image {name}", "visual", None
+
+
+#: One piece before numbering: the input, its modality, text, group and page.
+_Part = tuple[EmbedInput, PieceModality, str, Group, "int | None"]
 
 
 def walk(root: Path, exclude: Sequence[Path] = ()) -> list[SourceFile]:
@@ -93,13 +160,12 @@ def walk(root: Path, exclude: Sequence[Path] = ()) -> list[SourceFile]:
 
 
 def plan_file(file: SourceFile, caps: Capabilities, model: str, sha256: str) -> FilePlan:
-    """The pieces of one file. Raises `Skip` for files not to embed, other errors for
-    files that cannot be read."""
+    """How to embed one file. Raises `Skip` for files not to embed by their type, size or
+    the model; `FilePlan.items` finds the rest (no text, unreadable content)."""
     if file.size == 0:
         raise Skip("empty file")
-    plan = FilePlan(file, sha256)
+    plan = FilePlan(file, sha256, caps, model)
     if file.path.suffix.lower() in TEXT_SUFFIXES:
-        _plan_text(plan, caps)
         return plan
     try:
         media = Media.from_path(file.path)
@@ -108,13 +174,12 @@ def plan_file(file: SourceFile, caps: Capabilities, model: str, sha256: str) -> 
     except UnsupportedMediaError:
         raise Skip("unsupported file type") from None
     if mime == "application/pdf":
-        _plan_pdf(plan, media, caps, model)
+        plan.media = media
         return plan
-    name = file.path.name
     if modality is Modality.IMAGE:
         if not caps.images:
             raise Skip(f"{model} embeds text only")
-        _add(plan, media, "image", f"image {name}", "visual")
+        plan.media = media
     elif modality is Modality.VIDEO:
         if not caps.video:
             raise Skip(f"{model} does not embed video")
@@ -122,64 +187,10 @@ def plan_file(file: SourceFile, caps: Capabilities, model: str, sha256: str) -> 
     elif modality is Modality.AUDIO:
         if not caps.audio:
             raise Skip(f"{model} does not embed audio")
-        _add(plan, media, "audio", f"audio {name}", "av")
+        plan.media = media
     else:
         raise Skip(f"unsupported file type ({mime})")
     return plan
-
-
-def _plan_text(plan: FilePlan, caps: Capabilities) -> None:
-    try:
-        text = plan.file.path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise UnsupportedMediaError(
-            f"not UTF-8 text ({exc.reason} at byte {exc.start}); convert it to UTF-8",
-            source=plan.file.source,
-        ) from None
-    chunks = chunk_text(text, caps.text_chars)
-    if not chunks:
-        raise Skip("no text")
-    for chunk in chunks:
-        _add(plan, chunk, "text", chunk, "text")
-
-
-def _plan_pdf(plan: FilePlan, media: Media, caps: Capabilities, model: str) -> None:
-    from ..pdf import iter_pages
-
-    for page in iter_pages(media, dpi=PAGE_DPI, render=caps.images, max_side=PAGE_MAX_SIDE):
-        text = page.text
-        image = page.image_media() if caps.images else None
-        if caps.fused_pages and image is not None:
-            # One vector per page from its words and its look (figures, layout).
-            fused: list[str | Media] = [text, image] if text else [image]
-            _add(plan, fused, "pdf_page", text, "visual", page.number)
-            continue
-        for chunk in chunk_text(text, caps.text_chars):
-            _add(plan, chunk, "pdf_page", chunk, "text", page.number)
-        if image is not None:
-            _add(plan, image, "pdf_page", text, "visual", page.number)
-    if not plan.pieces:
-        raise Skip(f"no page text, and {model} embeds no images (a scanned PDF?)")
-
-
-def _add(
-    plan: FilePlan,
-    value: EmbedInput,
-    modality: PieceModality,
-    text: str,
-    group: Group,
-    page: int | None = None,
-) -> None:
-    piece = Piece(
-        source=plan.file.source,
-        modality=modality,
-        text=text,
-        group=group,
-        ordinal=len(plan.pieces),
-        page=page,
-    )
-    plan.pieces.append(piece)
-    plan.inputs.append(value)
 
 
 def video_pieces(source: str, name: str, spans: Sequence[tuple[float, float]]) -> list[Piece]:

@@ -17,7 +17,9 @@ from ..errors import ConfigurationError
 from ..providers.base import Embedder
 from ..runtime.cache import EmbeddingCache
 from ..runtime.quota import Quota
+from ..runtime.retry import RetryPolicy
 from .defaults import DEFAULT_MODELS, PROVIDERS
+from .progress import retry_text
 from .quota import NoticeQuota, resolve_limits
 
 VERTEX_MULTIMODAL = "multimodalembedding@001"
@@ -25,6 +27,9 @@ VERTEX_MULTIMODAL = "multimodalembedding@001"
 #: accepts any key unless configured otherwise, and a real endpoint rejects it clearly.
 PLACEHOLDER_KEY = "omniembed-placeholder"
 ACCESS_TOKEN_ENV = "GOOGLE_ACCESS_TOKEN"
+#: The services' own endpoints (for messages; the SDKs choose the hosts themselves).
+GEMINI_URL = "https://generativelanguage.googleapis.com"
+DASHSCOPE_URL = "https://dashscope-intl.aliyuncs.com/api/v1"  # the SDK default region
 GEMINI_KEY_ENVS = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
 
 # Chunk bounds in characters. Retrieval works best on paragraph-sized chunks; Vertex's
@@ -126,21 +131,34 @@ def build_embedder(
     requests_per_day: float | None = None,
     tier: str | None = None,
     max_concurrency: int | None = None,
-    quota_notice: Callable[[str], None] | None = None,
+    on_wait: Callable[[str], None] | None = None,
+    max_retries: int | None = None,
     offline: bool = False,
 ) -> Embedder:
     """The embedder for ``settings``; credentials come from the arguments or the
     environment, and a placeholder is used with ``base_url`` (or ``offline``: the embedder
-    only estimates) when there are none. The quota: see `build_quota`."""
+    only estimates) when there are none. The quota: see `build_quota`. ``on_wait`` is told
+    of long waits for the quota and of every retry (a line of text each); ``max_retries``
+    replaces the runtime's default number of retries per request."""
     quota = build_quota(
         settings,
         tier=tier,
         requests_per_minute=requests_per_minute,
         tokens_per_minute=tokens_per_minute,
         requests_per_day=requests_per_day,
-        notice=quota_notice,
+        notice=on_wait,
     )
     runtime: dict[str, Any] = {"cache": cache, "quota": quota}
+    if on_wait is not None or max_retries is not None:
+        told = on_wait
+        runtime["retry_policy"] = RetryPolicy(
+            max_retries=RetryPolicy.max_retries if max_retries is None else max_retries,
+            on_retry=(
+                None
+                if told is None
+                else lambda exc, attempt, wait: told(retry_text(exc, attempt, wait))
+            ),
+        )
     if max_concurrency is not None:
         runtime["max_concurrency"] = max_concurrency
     placeholder = PLACEHOLDER_KEY if base_url or offline else None
@@ -214,6 +232,17 @@ def dashscope_base_url(base_url: str | None) -> str | None:
     if parsed.path.strip("/"):
         return base_url.rstrip("/")
     return base_url.rstrip("/") + "/api/v1"
+
+
+def endpoint(settings: EmbedderSettings, base_url: str | None) -> str:
+    """Where ``settings``' embedding requests go: ``base_url``, else the service's host."""
+    if settings.provider == "dashscope":
+        return dashscope_base_url(base_url) or DASHSCOPE_URL
+    if base_url:
+        return base_url.rstrip("/")
+    if settings.provider == "vertex":
+        return f"https://{settings.location or 'us-central1'}-aiplatform.googleapis.com"
+    return GEMINI_URL
 
 
 def capabilities(embedder: Embedder) -> Capabilities:

@@ -54,8 +54,10 @@ def check_same_model(path: Path, manifest: Manifest, settings: EmbedderSettings)
         raise ConfigurationError(
             f"{path} holds vectors of {old.provider}:{old.model}"
             + (f" ({old.dimension} dims)" if old.dimension else "")
-            + "; vectors of another model cannot share it. Index into a new --store "
-            "folder, or use the same --provider/--model/--dimension"
+            + "; vectors of another model cannot share it. Pass rebuild=True to replace its "
+            f"{len(manifest.files)} indexed files with vectors of {settings.provider}:"
+            f"{settings.model}, index into a new store folder, or use the same provider=, "
+            "model= and dimension="
         )
 
 
@@ -114,12 +116,10 @@ def _qdrant() -> Any:
         ) from exc
 
 
-class Store:
-    """An open store. Use `Store.open` (existing) or `Store.create` (for indexing)."""
+class VectorIndex:
+    """The vectors of one store folder (Qdrant local mode)."""
 
-    def __init__(self, directory: Path, manifest: Manifest):
-        self.directory = directory
-        self.manifest = manifest
+    def __init__(self, directory: Path):
         qdrant = _qdrant()
         self._models = importlib.import_module("qdrant_client.models")
         try:
@@ -131,6 +131,110 @@ class Store:
                 f"{directory} is in use by another process (an index or ask still running); "
                 "wait for it to finish"
             ) from exc
+
+    @classmethod
+    def open(cls, directory: Path) -> VectorIndex:
+        return cls(directory)
+
+    @property
+    def vector_size(self) -> int | None:
+        if not self._client.collection_exists(COLLECTION):
+            return None
+        info = self._client.get_collection(COLLECTION)
+        return int(info.config.params.vectors.size)
+
+    def add(
+        self, source: str, sha256: str, pieces: Sequence[Piece], vectors: Sequence[Sequence[float]]
+    ) -> None:
+        if not pieces:
+            return
+        size = len(vectors[0])
+        known = self.vector_size
+        if known is not None and known != size:
+            raise ConfigurationError(
+                f"the model returned {size}-dimensional vectors; this store holds "
+                f"{known}-dimensional ones"
+            )
+        models = self._models
+        if known is None:
+            self._client.create_collection(
+                COLLECTION,
+                vectors_config=models.VectorParams(size=size, distance=models.Distance.COSINE),
+            )
+        points = [
+            models.PointStruct(
+                id=str(uuid.uuid5(_IDS, f"{source}\x00{piece.ordinal}")),
+                vector=list(vector),
+                payload=piece.payload(sha256),
+            )
+            for piece, vector in zip(pieces, vectors, strict=True)
+        ]
+        self._client.upsert(COLLECTION, points=points)
+
+    def delete_source(self, source: str) -> None:
+        if self._client.collection_exists(COLLECTION):
+            models = self._models
+            self._client.delete(
+                COLLECTION, points_selector=models.FilterSelector(filter=self._where(source=source))
+            )
+
+    def clear(self) -> None:
+        if self._client.collection_exists(COLLECTION):
+            self._client.delete_collection(COLLECTION)
+
+    def search(self, vector: Sequence[float], group: Group, limit: int) -> list[ScoredPiece]:
+        if limit < 1 or not self._client.collection_exists(COLLECTION):
+            return []
+        found = self._client.query_points(
+            COLLECTION,
+            query=list(vector),
+            query_filter=self._where(group=group),
+            limit=limit,
+            with_payload=True,
+        ).points
+        return [ScoredPiece(Piece.from_payload(p.payload or {}), float(p.score)) for p in found]
+
+    def count(self, source: str | None = None) -> int:
+        if not self._client.collection_exists(COLLECTION):
+            return 0
+        where = self._where(source=source) if source is not None else None
+        return int(self._client.count(COLLECTION, count_filter=where, exact=True).count)
+
+    def _where(self, **fields: str) -> Any:
+        models = self._models
+        return models.Filter(
+            must=[
+                models.FieldCondition(key=key, match=models.MatchValue(value=value))
+                for key, value in fields.items()
+            ]
+        )
+
+    def close(self) -> None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self._client.close()
+
+
+class Store:
+    """An open store. Use `Store.open` (to read) or `Store.create` (to index).
+
+    Transactional by order of writes: a file's manifest entry is dropped (and the manifest
+    saved) before its old points go, and written only after all its new points are in. So
+    the manifest names a file only when its vectors are committed, and it binds the store
+    to a model only once it names a file: a run that committed nothing (a mistyped model,
+    an unreachable endpoint, a kill) leaves a store any corrected command can use.
+    """
+
+    def __init__(self, directory: Path, manifest: Manifest, lock: _WriterLock | None = None):
+        self.directory = directory
+        self.manifest = manifest
+        self._lock = lock
+        try:
+            self.vectors = VectorIndex.open(directory)
+        except BaseException:
+            if lock is not None:
+                lock.release()
+            raise
 
     @property
     def cache_path(self) -> Path:
@@ -150,67 +254,55 @@ class Store:
 
     @classmethod
     def create(
-        cls, directory: str | os.PathLike[str], settings: EmbedderSettings, root: Path
+        cls,
+        directory: str | os.PathLike[str],
+        settings: EmbedderSettings,
+        root: Path,
+        *,
+        rebuild: bool = False,
     ) -> Store:
         """Open the store in ``directory`` for indexing ``root`` with ``settings``,
-        creating it if needed. A store built with another model is refused: its vectors
-        live in another space."""
+        creating it if needed. A store holding vectors of another model is refused (they
+        live in another space) unless ``rebuild`` drops them; a store whose manifest names
+        no file takes the new settings (anything in it is left over from a run that
+        committed nothing)."""
         path = Path(directory).expanduser()
         path.mkdir(parents=True, exist_ok=True)
-        manifest = Manifest.load(path)
-        if manifest is None:
+        lock = _WriterLock.acquire(path)
+        try:
+            manifest = Manifest.load(path)
+        except BaseException:
+            lock.release()
+            raise
+        fresh = manifest is None or not manifest.files or rebuild
+        if manifest is not None and not fresh:
+            try:
+                check_same_model(path, manifest, settings)
+            except BaseException:
+                lock.release()
+                raise
+        if manifest is None or fresh:
             manifest = Manifest(settings, str(root))
         else:
-            check_same_model(path, manifest, settings)
             manifest.embedder = settings
             manifest.root = str(root)
-        manifest.save(path)
-        return cls(path, manifest)
+        store = cls(path, manifest, lock)
+        if fresh:
+            store.vectors.clear()
+        return store
 
     # --- writing -------------------------------------------------------------------------
 
-    def replace_file(
-        self, source: str, sha256: str, pieces: Sequence[Piece], vectors: Sequence[list[float]]
+    def add(
+        self, source: str, sha256: str, pieces: Sequence[Piece], vectors: Sequence[Sequence[float]]
     ) -> None:
-        """Drop the points of ``source`` and write its new ones."""
-        size = len(vectors[0]) if vectors else None
-        if size is not None:
-            self._ensure_collection(size)
-        self.delete_source(source)
-        if not pieces:
-            return
-        models = self._models
-        points = [
-            models.PointStruct(
-                id=str(uuid.uuid5(_IDS, f"{source}\x00{piece.ordinal}")),
-                vector=vector,
-                payload=piece.payload(sha256),
-            )
-            for piece, vector in zip(pieces, vectors, strict=True)
-        ]
-        self._client.upsert(COLLECTION, points=points)
+        """Write (or overwrite) points of ``source``; its manifest entry is the caller's."""
+        if pieces:
+            self.vectors.add(source, sha256, pieces, vectors)
+            self.manifest.vector_size = self.vectors.vector_size
 
     def delete_source(self, source: str) -> None:
-        if self._client.collection_exists(COLLECTION):
-            models = self._models
-            self._client.delete(
-                COLLECTION, points_selector=models.FilterSelector(filter=self._where(source=source))
-            )
-
-    def _ensure_collection(self, size: int) -> None:
-        known = self.manifest.vector_size
-        if known is not None and known != size:
-            raise ConfigurationError(
-                f"the model returned {size}-dimensional vectors; this store holds "
-                f"{known}-dimensional ones"
-            )
-        if not self._client.collection_exists(COLLECTION):
-            models = self._models
-            self._client.create_collection(
-                COLLECTION,
-                vectors_config=models.VectorParams(size=size, distance=models.Distance.COSINE),
-            )
-        self.manifest.vector_size = size
+        self.vectors.delete_source(source)
 
     def save_manifest(self) -> None:
         self.manifest.save(self.directory)
@@ -219,39 +311,21 @@ class Store:
 
     def search(self, vector: list[float], group: Group, limit: int) -> list[ScoredPiece]:
         """The ``limit`` pieces of ``group`` nearest to ``vector`` (cosine), best first."""
-        if limit < 1 or not self._client.collection_exists(COLLECTION):
-            return []
-        found = self._client.query_points(
-            COLLECTION,
-            query=vector,
-            query_filter=self._where(group=group),
-            limit=limit,
-            with_payload=True,
-        ).points
-        return [ScoredPiece(Piece.from_payload(p.payload or {}), float(p.score)) for p in found]
+        return self.vectors.search(vector, group, limit)
 
     def count(self, source: str | None = None) -> int:
         """Points in the store (of one ``source`` file when given)."""
-        if not self._client.collection_exists(COLLECTION):
-            return 0
-        where = self._where(source=source) if source is not None else None
-        return int(self._client.count(COLLECTION, count_filter=where, exact=True).count)
-
-    def _where(self, **fields: str) -> Any:
-        models = self._models
-        return models.Filter(
-            must=[
-                models.FieldCondition(key=key, match=models.MatchValue(value=value))
-                for key, value in fields.items()
-            ]
-        )
+        return self.vectors.count(source)
 
     # --- lifecycle -----------------------------------------------------------------------
 
     def close(self) -> None:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            self._client.close()
+        try:
+            self.vectors.close()
+        finally:
+            if self._lock is not None:
+                self._lock.release()
+                self._lock = None
 
     def __enter__(self) -> Store:
         return self
@@ -263,3 +337,32 @@ class Store:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+class _WriterLock:
+    """One indexing run per store at a time: an exclusive `flock` on ``DIR/.lock``, which
+    the kernel releases when the process dies (a kill -9 leaves no stale lock)."""
+
+    NAME = ".lock"
+
+    def __init__(self, fd: int):
+        self._fd: int | None = fd
+
+    @classmethod
+    def acquire(cls, directory: Path) -> _WriterLock:
+        import fcntl
+
+        fd = os.open(directory / cls.NAME, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise StoreBusyError(
+                f"{directory} is being indexed by another process; wait for it to finish"
+            ) from None
+        return cls(fd)
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None

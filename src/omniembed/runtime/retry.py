@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 import random
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import tenacity
 
@@ -40,6 +41,11 @@ class RetryPolicy:
     max_delay: float = 20.0
     multiplier: float = 2.0
     max_server_delay: float = 120.0
+    #: Told of every retry before its wait: the error, the attempt that failed (1-based)
+    #: and the seconds until the next one (a CLI shows it; the log has it at INFO).
+    on_retry: Callable[[BaseException, int, float], None] | None = field(
+        default=None, compare=False, repr=False
+    )
 
     def __post_init__(self) -> None:
         if self.max_retries < 0:
@@ -65,8 +71,15 @@ class RetryPolicy:
             "retry": tenacity.retry_if_exception(is_retryable),
             "wait": self._wait,
             "reraise": True,
-            "before_sleep": _log_retry,
+            "before_sleep": self._before_sleep,
         }
+
+    def _before_sleep(self, state: tenacity.RetryCallState) -> None:
+        _log_retry(state)
+        exc = state.outcome.exception() if state.outcome else None
+        if self.on_retry is not None and exc is not None:
+            wait = state.next_action.sleep if state.next_action else 0.0
+            self.on_retry(exc, state.attempt_number, wait)
 
     def retrying(self) -> tenacity.Retrying:
         return tenacity.Retrying(**self._tenacity_kwargs())  # type: ignore[arg-type]

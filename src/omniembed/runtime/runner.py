@@ -37,6 +37,7 @@ from ..errors import (
     OmniEmbedError,
     PermissionDeniedError,
     QuotaExceededError,
+    ServiceConnectionError,
     ServiceError,
 )
 from ..types import Embedding
@@ -55,8 +56,16 @@ BatchOutcome: TypeAlias = "list[Embedding] | OmniEmbedError"
 SendBatch: TypeAlias = Callable[[list[WorkItem]], Sequence[BatchOutcome]]
 AsyncSendBatch: TypeAlias = Callable[[list[WorkItem]], Awaitable[Sequence[BatchOutcome]]]
 
-# Errors that no retry or split can fix: every further request would fail the same way.
-_FATAL = (AuthenticationError, PermissionDeniedError, NotFoundError, DailyQuotaExceededError)
+# Errors that no retry or split can fix: every further request would fail the same way. A
+# connection error gets here only after its retries: the endpoint is down or wrong, and
+# each other request would spend the same minute of retries to learn it.
+_FATAL = (
+    AuthenticationError,
+    PermissionDeniedError,
+    NotFoundError,
+    DailyQuotaExceededError,
+    ServiceConnectionError,
+)
 
 
 @dataclass
@@ -515,7 +524,8 @@ class _Job:
     def fail(self, batch: Sequence[WorkItem], error: OmniEmbedError) -> None:
         with self._lock:
             if isinstance(error, _FATAL) and self.abort_error is None:
-                logger.error("stopping: %s", error)
+                # INFO, as in `abort`: the caller gets the error itself.
+                logger.info("stopping: %s", error)
                 self.abort_error = error
 
             for item in batch:
