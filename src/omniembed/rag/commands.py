@@ -343,7 +343,7 @@ def run_ask(args: argparse.Namespace) -> int:
             **_quota(args),
         )
     except OmniEmbedError as exc:
-        return _fail(exc, ASK_WORDS)
+        return _fail(_explained(exc, args), ASK_WORDS, exc)
     except KeyboardInterrupt:
         print("omniembed: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -352,6 +352,25 @@ def run_ask(args: argparse.Namespace) -> int:
     else:
         print(format_answer(answer))
     return EXIT_OK
+
+
+def _explained(exc: OmniEmbedError, args: argparse.Namespace) -> OmniEmbedError:
+    """A service error that stops `ask`, said as `index` says it: endpoint, tries, fix."""
+    from pathlib import Path
+
+    from .embedders import endpoint
+    from .manifest import Manifest
+    from .report import explain
+
+    try:
+        manifest = Manifest.load(Path(args.store).expanduser())
+    except OmniEmbedError:
+        return exc
+    if manifest is None:
+        return exc
+    settings = manifest.embedder
+    text = explain(exc, endpoint(settings, args.base_url), settings.model)
+    return exc if text is None else OmniEmbedError(text)
 
 
 def _tell(text: str) -> None:

@@ -13,7 +13,6 @@ from ..errors import (
     OmniEmbedError,
     PermissionDeniedError,
     ServiceConnectionError,
-    ServiceError,
 )
 
 if TYPE_CHECKING:
@@ -93,23 +92,26 @@ class IndexStoppedError(OmniEmbedError):
         super().__init__(self._explain())
 
     def _explain(self) -> str:
-        cause = self.cause
-        message = cause.message if isinstance(cause, ServiceError) else str(cause)
-        if isinstance(cause, ServiceConnectionError):
-            tries = f"; tried {cause.attempts} times" if cause.attempts > 1 else ""
-            head = f"cannot reach {self.endpoint} ({message}{tries})"
-            fix = "check base_url= and the network"
-        elif isinstance(cause, (AuthenticationError, PermissionDeniedError)):
-            head = f"{self.endpoint} rejected the credentials ({cause})"
-            fix = "pass a valid api_key= (or access_token= for Vertex AI)"
-        elif isinstance(cause, NotFoundError):
-            head = f"{self.endpoint} does not know model {self.report.model} ({cause})"
-            fix = "check model="
-        else:
-            return str(cause)
+        text = explain(self.cause, self.endpoint, self.report.model) or str(self.cause)
         done = len(self.report.indexed)
         kept = f"; the {done} files indexed before the stop are kept" if done else ""
-        return f"{head}: {fix}{kept}"
+        return text + kept
+
+
+def explain(cause: BaseException, endpoint: str, model: str) -> str | None:
+    """One sentence for an error that stops a run — where, what was tried, the fix — or
+    None when ``cause`` is not one of those."""
+    if isinstance(cause, ServiceConnectionError):
+        tries = f"; tried {cause.attempts} times" if cause.attempts > 1 else ""
+        return f"cannot reach {endpoint} ({cause.message}{tries}): check base_url= and the network"
+    if isinstance(cause, (AuthenticationError, PermissionDeniedError)):
+        return (
+            f"{endpoint} rejected the credentials ({cause}): pass a valid api_key= (or "
+            "access_token= for Vertex AI)"
+        )
+    if isinstance(cause, NotFoundError):
+        return f"{endpoint} does not know model {model} ({cause}): check model="
+    return None
 
 
 class IndexPausedError(DailyQuotaExceededError):
