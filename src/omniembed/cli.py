@@ -17,14 +17,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
     parser.add_argument("--version", action="version", version=f"omniembed {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
-    demo = commands.add_parser("demo", help="offline end-to-end demo on the built-in emulator")
+    from .rag.commands import HelpFormatter, add_ask_parser, add_index_parser
+
+    demo = commands.add_parser(
+        "demo",
+        help="offline end-to-end demo on the built-in emulator",
+        formatter_class=HelpFormatter,
+    )
     demo.add_argument(
         "--live", action="store_true", help="run against the real Gemini API (GEMINI_API_KEY)"
     )
     # The emulator parses its own options (its --help included).
     commands.add_parser("emulator", help="run the offline Gemini/Vertex emulator", add_help=False)
-    from .rag.commands import add_ask_parser, add_index_parser
-
     add_index_parser(commands)
     add_ask_parser(commands)
     args, rest = parser.parse_known_args(argv)
@@ -36,8 +40,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if args.command == "demo":
         from .demo import run_demo
+        from .errors import OmniEmbedError
+        from .rag.commands import INDEX_WORDS, report_error
 
-        return run_demo(live=args.live)
+        try:
+            return run_demo(live=args.live)
+        except OmniEmbedError as exc:
+            return report_error(exc, INDEX_WORDS, getattr(exc, "cause", None))
     if args.command in ("index", "ask"):
         from .rag.commands import run_ask, run_index
 

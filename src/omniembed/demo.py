@@ -50,6 +50,8 @@ def run_demo(out: Printer = print, *, live: bool = False) -> int:
         out(f"\nCorpus: {', '.join(p.name for p in files)}")
         report = index_folder(corpus, store, provider="gemini", base_url=base_url, progress=False)
         out(report.summary())
+        if not report.ok:
+            return 1
         again = index_folder(corpus, store, provider="gemini", base_url=base_url, progress=False)
         out(f"Re-indexed unchanged: {again.requests} requests (everything from the store)")
         for question in QUESTIONS:

@@ -83,6 +83,21 @@ QUOTA_FLAGS = {
 }
 
 
+class HelpFormatter(argparse.HelpFormatter):
+    """Help that shows every option's default (where its text does not already)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        if (
+            action.option_strings
+            and "default" not in text
+            and default not in (None, False, argparse.SUPPRESS)
+        ):
+            text += " (default: %(default)s)"
+        return text
+
+
 def _number(kind: type[float] | type[int], *, zero: bool = False) -> Any:
     """A parser of numbers > 0 (``zero``: >= 0)."""
 
@@ -173,6 +188,7 @@ def _connection_options(parser: argparse.ArgumentParser) -> None:
 def add_index_parser(commands: Any) -> None:
     parser = commands.add_parser(
         "index",
+        formatter_class=HelpFormatter,
         help="embed a folder (text, images, PDFs, video, audio) into a local vector store",
         description="Embed a folder into a local vector store. Re-runs embed only new or "
         "changed files; an interrupted run resumes without repeating paid requests.",
@@ -228,6 +244,7 @@ def add_index_parser(commands: Any) -> None:
 def add_ask_parser(commands: Any) -> None:
     parser = commands.add_parser(
         "ask",
+        formatter_class=HelpFormatter,
         help="answer a question from a store, citing files, pages and timestamps",
         description="Retrieve text, images/PDF pages and video/audio from a store and answer "
         "with a Gemini model.",
@@ -295,9 +312,9 @@ def run_index(args: argparse.Namespace) -> int:
         return EXIT_QUOTA
     except IndexStoppedError as exc:
         print(exc.report.summary())
-        return _fail(exc, INDEX_WORDS, exc.cause)
+        return report_error(exc, INDEX_WORDS, exc.cause)
     except OmniEmbedError as exc:
-        return _fail(exc, INDEX_WORDS)
+        return report_error(exc, INDEX_WORDS)
     except KeyboardInterrupt:
         # Finished files are in the store and paid requests in the cache: say so.
         print("omniembed: interrupted; run the same command again to resume", file=sys.stderr)
@@ -343,7 +360,7 @@ def run_ask(args: argparse.Namespace) -> int:
             **_quota(args),
         )
     except OmniEmbedError as exc:
-        return _fail(_explained(exc, args), ASK_WORDS, exc)
+        return report_error(_explained(exc, args), ASK_WORDS, exc)
     except KeyboardInterrupt:
         print("omniembed: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -378,7 +395,9 @@ def _tell(text: str) -> None:
     print(f"omniembed: {text}", file=sys.stderr, flush=True)
 
 
-def _fail(exc: OmniEmbedError, words: dict[str, str], cause: BaseException | None = None) -> int:
+def report_error(
+    exc: OmniEmbedError, words: dict[str, str], cause: BaseException | None = None
+) -> int:
     """Print ``exc`` once, in the command's words; the exit code for it (or its
     ``cause``)."""
     from .quota import QuotaSettingError
