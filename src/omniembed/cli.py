@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -38,6 +39,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.WARNING - 10 * min(args.verbose, 2),
         format="%(levelname)s %(name)s: %(message)s",
     )
+    if args.command != "emulator":
+        # A process started from a background shell or nohup inherits SIGINT as ignored;
+        # Ctrl-C and SIGTERM must still stop a long run cleanly (exit 130, resumable).
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
     if args.command == "demo":
         from .demo import run_demo
         from .errors import OmniEmbedError

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -13,7 +17,7 @@ import pytest
 from omniembed.emulator import Emulator
 from omniembed.rag import Store
 
-from .helpers import corpus, embedding_requests, run
+from .helpers import embedding_requests, run
 
 
 def _closed_port() -> int:
@@ -171,3 +175,33 @@ def test_a_large_text_is_embedded_in_bounded_calls(
     with Store.open(store) as opened:
         assert opened.manifest.files["chronicle.txt"].pieces == 1100
         assert opened.count("chronicle.txt") == 1100
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_index_stops_cleanly_on_sigterm_and_sigint_even_if_ignored_at_start(
+    emu: Emulator, tmp_path: Path, signum: int
+) -> None:
+    folder, store = _notes(tmp_path, 40), tmp_path / "store"
+    emu.latency_ms = 300
+    command = [sys.executable, "-m", "omniembed", "index", str(folder), "--store", str(store),
+               "--base-url", emu.base_url, "--quiet"]  # fmt: skip
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # As from a background shell or nohup: SIGINT inherited as ignored.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not embedding_requests(emu) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        process.send_signal(signum)
+        _, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+        process.wait()
+    assert process.returncode == 130, err
+    assert "interrupted; run the same command again to resume" in err
+    assert "Traceback" not in err
