@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
 import sys
@@ -152,7 +153,7 @@ def test_omniembed_emulator_verbose_logs_every_request() -> None:
         if process.poll() is None:
             process.kill()
             process.wait()
-    assert "GET /v1beta/models -> 200" in err
+    assert re.search(r"GET /v1beta/models -> 200 \(\d+ ms\)", err), err
 
 
 def test_version_and_default_port_are_shown() -> None:

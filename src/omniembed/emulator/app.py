@@ -165,7 +165,8 @@ class Dispatcher:
             record.status = "reset"
             raise
         record.status = response.status
-        logger.debug("%s %s -> %s", request.method, path, response.status)
+        elapsed_ms = (time.monotonic() - record.received_at) * 1000
+        logger.debug("%s %s -> %s (%.0f ms)", request.method, path, response.status, elapsed_ms)
         return response
 
     async def _answer(
