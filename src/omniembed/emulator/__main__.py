@@ -176,8 +176,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Ctrl-C / `kill -INT` must still stop the emulator, and so must SIGTERM.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, signal.default_int_handler)
-    print(emulator.base_url, flush=True)  # the CLI's one line: where to point clients
-    emulator.serve_forever()
+    # The signal may come as soon as the URL is out, before serving starts: every point
+    # from here on must take it as "stop".
+    try:
+        print(emulator.base_url, flush=True)  # the CLI's one line: where to point clients
+        emulator.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        emulator.stop()
     return 0
 
 
