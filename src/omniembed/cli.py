@@ -39,11 +39,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.WARNING - 10 * min(args.verbose, 2),
         format="%(levelname)s %(name)s: %(message)s",
     )
-    if args.command != "emulator":
-        # A process started from a background shell or nohup inherits SIGINT as ignored;
-        # Ctrl-C and SIGTERM must still stop a long run cleanly (exit 130, resumable).
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        signal.signal(signal.SIGTERM, signal.default_int_handler)
+    if args.command == "emulator":
+        from .emulator.__main__ import main as emulator_main
+
+        return emulator_main(rest)
+    # A process started from a background shell or nohup inherits SIGINT as ignored;
+    # Ctrl-C and SIGTERM must still stop a long run cleanly (exit 130, resumable).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        return _run(args)
+    except KeyboardInterrupt:  # before or after the command's own handling
+        print("omniembed: interrupted", file=sys.stderr)
+        return 130
+
+
+def _run(args: argparse.Namespace) -> int:
     if args.command == "demo":
         from .demo import run_demo
         from .errors import OmniEmbedError
@@ -53,14 +64,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_demo(live=args.live)
         except OmniEmbedError as exc:
             return report_error(exc, INDEX_WORDS, getattr(exc, "cause", None))
-    if args.command in ("index", "ask"):
-        from .rag.commands import run_ask, run_index
+    from .rag.commands import run_ask, run_index
 
-        return run_index(args) if args.command == "index" else run_ask(args)
-    from .emulator.__main__ import main as emulator_main
-
-    return emulator_main(rest)
-
-
+    return run_index(args) if args.command == "index" else run_ask(args)
 if __name__ == "__main__":
     sys.exit(main())
