@@ -3,7 +3,9 @@ clocks, no network), and the sourced tier table."""
 
 from __future__ import annotations
 
+import math
 import pickle
+import re
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
@@ -313,3 +315,20 @@ def test_token_estimates_follow_the_recorded_counts() -> None:
     assert text_tokens("東京タワー") == text_tokens("a b c d e")  # one per CJK character
     assert text_tokens("x" * 48) == text_tokens("a b c d e f g h")  # a long run: one per 6
     assert image_tokens(100, 100) == 258 and image_tokens(1536, 768) == 2 * 258
+    # The fast scans count exactly as the rule says, on ASCII text and on any other.
+    texts = ["Lighthouse_1874, keeper's log: supercalifragilistic 42!", "a" * 13 + " 007"]
+    texts += [t + " Café 東京 ١٢ ß" for t in texts]
+    for text in texts:
+        assert text_tokens(text) == _tokens_by_the_rule(text), text
+
+
+def _tokens_by_the_rule(text: str) -> int:
+    """The module docstring's rule, piece by piece."""
+    cjk = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
+    pieces = 0
+    for piece in re.findall(rf"[{cjk}]|[0-9]+|[^\W\d{cjk}]+|[^\w\s]", text):
+        if piece[0] in "0123456789":
+            pieces += len(piece)
+        else:
+            pieces += 1 if len(piece) <= 12 else math.ceil(len(piece) / 6)
+    return math.ceil(pieces * 1.05) + 1

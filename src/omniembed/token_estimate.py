@@ -38,22 +38,31 @@ _LONG_WORD_PIECE = 6
 _MARGIN = 1.05
 
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
-_PIECE = re.compile(rf"[{_CJK}]|[0-9]+|[^\W\d{_CJK}]+|[^\w\s]")
+#: A piece, a run of several digits, a letter run longer than a short word.
+_UNICODE = (
+    re.compile(rf"[{_CJK}]|[0-9]+|[^\W\d{_CJK}]+|[^\w\s]"),
+    re.compile(r"[0-9]{2,}"),
+    re.compile(rf"[^\W\d{_CJK}]{{{_SHORT_WORD + 1},}}"),
+)
+_ASCII = (
+    re.compile(r"[0-9]+|[A-Za-z_]+|[^\w\s]", re.ASCII),
+    re.compile(r"[0-9]{2,}", re.ASCII),
+    re.compile(rf"[A-Za-z_]{{{_SHORT_WORD + 1},}}", re.ASCII),
+)
 
 
 def text_tokens(text: str) -> int:
     """Estimated tokens of a text (see the module docstring for how it was checked)."""
     if not text:
         return 0
-    pieces = 0
-    for match in _PIECE.finditer(text):
-        piece = match.group(0)
-        if piece[0].isdigit():
-            pieces += len(piece)
-        elif len(piece) <= _SHORT_WORD:
-            pieces += 1
-        else:
-            pieces += math.ceil(len(piece) / _LONG_WORD_PIECE)
+    # Counted with C-level regex scans, not a Python loop over pieces (the survey of a
+    # 100 MB text estimates every chunk), and with ASCII patterns for ASCII text, which
+    # the regex engine scans about three times faster. One piece per match; digit runs
+    # count one per digit, letter runs longer than 12 one per 6 letters.
+    piece, digits, long_word = _ASCII if text.isascii() else _UNICODE
+    pieces = piece.subn("", text)[1]
+    pieces += sum(len(run) - 1 for run in digits.findall(text))
+    pieces += sum(math.ceil(len(run) / _LONG_WORD_PIECE) - 1 for run in long_word.findall(text))
     return math.ceil(pieces * _MARGIN) + 1
 
 
