@@ -10,7 +10,7 @@ then ask questions answered by Gemini with citations to files, pages and timesta
 the quota implies, the price) without sending or writing anything; a daily quota running
 out stops `index_folder` with `IndexPausedError` (the same call after the reset resumes).
 
-Needs the ``cli`` extra (qdrant-client and the media decoders). The `omniembed index` and
+Needs the ``cli`` extra (numpy for the store, and the media decoders). The `omniembed index` and
 `omniembed ask` commands are thin wrappers around these functions. Names load lazily, so
 the CLI's parser stays quick to import.
 """

@@ -25,7 +25,8 @@ from .hits import Answer, Hit
 from .manifest import Manifest
 from .pieces import GROUPS
 from .prompt import SYSTEM, user_message
-from .store import ScoredPiece, Store
+from .store import Store
+from .vector_index import ScoredPiece
 
 
 def search(

@@ -1,38 +1,32 @@
-"""The persistent vector store in a folder: Qdrant in local mode (no server), one cosine
-collection, plus the manifest and the embedding cache beside it.
+"""The persistent store in a folder: the vectors (`vector_index.VectorIndex`: exact cosine
+search read from disk, docs/store.md says why), the manifest and the embedding cache.
 
 Layout of ``DIR``::
 
     manifest.json        model settings, indexed root, per-file hash and piece count
-    qdrant/              Qdrant local-mode storage (collection "pieces")
+    vectors/             the pieces (SQLite) and their vectors (one float32 file per group)
     embeddings.sqlite    the runtime's embedding cache (what makes re-runs free)
+    .lock                held by the one indexing run allowed at a time
 """
 
 from __future__ import annotations
 
-import importlib
 import os
 import sqlite3
 import threading
-import uuid
-import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any
 
-from ..errors import ConfigurationError, MissingDependencyError
+from ..errors import ConfigurationError
 from ..runtime.cache import decode_embeddings
 from ..types import Embedding
 from .embedders import EmbedderSettings
 from .manifest import MANIFEST_NAME, Manifest
 from .pieces import Group, Piece
+from .vector_index import ScoredPiece, VectorIndex
 
-COLLECTION = "pieces"
-QDRANT_DIR = "qdrant"
 CACHE_NAME = "embeddings.sqlite"
-_IDS = uuid.UUID("5f0c2b1e-6a43-4f0e-9a55-0d1f3c7b9e21")  # namespace of point ids
 
 
 class StoreNotFoundError(ConfigurationError):
@@ -40,7 +34,7 @@ class StoreNotFoundError(ConfigurationError):
 
 
 class StoreBusyError(ConfigurationError):
-    """Another process has the store open (Qdrant local mode is single-process)."""
+    """Another process is indexing into the store (one writer at a time)."""
 
 
 def check_same_model(path: Path, manifest: Manifest, settings: EmbedderSettings) -> None:
@@ -97,122 +91,6 @@ class ReadOnlyCache:
 
     def close(self) -> None:
         self._conn.close()
-
-
-@dataclass(frozen=True)
-class ScoredPiece:
-    piece: Piece
-    score: float
-
-
-def _qdrant() -> Any:
-    # Imported by name: the type-check environment need not install the store extra.
-    try:
-        return importlib.import_module("qdrant_client")
-    except ImportError as exc:
-        raise MissingDependencyError(
-            "qdrant-client is needed for the index/ask store; install it with: "
-            "pip install 'omniembed[cli]'"
-        ) from exc
-
-
-class VectorIndex:
-    """The vectors of one store folder (Qdrant local mode)."""
-
-    def __init__(self, directory: Path):
-        qdrant = _qdrant()
-        self._models = importlib.import_module("qdrant_client.models")
-        try:
-            self._client = qdrant.QdrantClient(path=str(directory / QDRANT_DIR))
-        except RuntimeError as exc:  # local mode allows one process per folder
-            if "already accessed" not in str(exc):
-                raise
-            raise StoreBusyError(
-                f"{directory} is in use by another process (an index or ask still running); "
-                "wait for it to finish"
-            ) from exc
-
-    @classmethod
-    def open(cls, directory: Path) -> VectorIndex:
-        return cls(directory)
-
-    @property
-    def vector_size(self) -> int | None:
-        if not self._client.collection_exists(COLLECTION):
-            return None
-        info = self._client.get_collection(COLLECTION)
-        return int(info.config.params.vectors.size)
-
-    def add(
-        self, source: str, sha256: str, pieces: Sequence[Piece], vectors: Sequence[Sequence[float]]
-    ) -> None:
-        if not pieces:
-            return
-        size = len(vectors[0])
-        known = self.vector_size
-        if known is not None and known != size:
-            raise ConfigurationError(
-                f"the model returned {size}-dimensional vectors; this store holds "
-                f"{known}-dimensional ones"
-            )
-        models = self._models
-        if known is None:
-            self._client.create_collection(
-                COLLECTION,
-                vectors_config=models.VectorParams(size=size, distance=models.Distance.COSINE),
-            )
-        points = [
-            models.PointStruct(
-                id=str(uuid.uuid5(_IDS, f"{source}\x00{piece.ordinal}")),
-                vector=list(vector),
-                payload=piece.payload(sha256),
-            )
-            for piece, vector in zip(pieces, vectors, strict=True)
-        ]
-        self._client.upsert(COLLECTION, points=points)
-
-    def delete_source(self, source: str) -> None:
-        if self._client.collection_exists(COLLECTION):
-            models = self._models
-            self._client.delete(
-                COLLECTION, points_selector=models.FilterSelector(filter=self._where(source=source))
-            )
-
-    def clear(self) -> None:
-        if self._client.collection_exists(COLLECTION):
-            self._client.delete_collection(COLLECTION)
-
-    def search(self, vector: Sequence[float], group: Group, limit: int) -> list[ScoredPiece]:
-        if limit < 1 or not self._client.collection_exists(COLLECTION):
-            return []
-        found = self._client.query_points(
-            COLLECTION,
-            query=list(vector),
-            query_filter=self._where(group=group),
-            limit=limit,
-            with_payload=True,
-        ).points
-        return [ScoredPiece(Piece.from_payload(p.payload or {}), float(p.score)) for p in found]
-
-    def count(self, source: str | None = None) -> int:
-        if not self._client.collection_exists(COLLECTION):
-            return 0
-        where = self._where(source=source) if source is not None else None
-        return int(self._client.count(COLLECTION, count_filter=where, exact=True).count)
-
-    def _where(self, **fields: str) -> Any:
-        models = self._models
-        return models.Filter(
-            must=[
-                models.FieldCondition(key=key, match=models.MatchValue(value=value))
-                for key, value in fields.items()
-            ]
-        )
-
-    def close(self) -> None:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            self._client.close()
 
 
 class Store:
