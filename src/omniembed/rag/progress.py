@@ -16,6 +16,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from ..errors import QuotaExceededError, ServiceConnectionError, ServiceError, ServiceTimeoutError
+from ..providers.estimate import format_duration as duration
 
 logger = logging.getLogger("omniembed.rag")
 
@@ -56,7 +57,8 @@ class Progress:
 
 def retry_text(exc: BaseException, attempt: int, wait: float) -> str:
     """``retrying in 4 s: cannot connect (attempt 2 failed)``."""
-    return f"retrying in {wait:.0f} s: {_reason(exc)} (attempt {attempt} failed)"
+    when = f"{wait:.1f} s" if wait < 10 else duration(wait)
+    return f"retrying in {when}: {_reason(exc)} (attempt {attempt} failed)"
 
 
 def _reason(exc: BaseException) -> str:
