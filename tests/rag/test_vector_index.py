@@ -16,6 +16,7 @@ import pytest
 
 from omniembed.errors import ConfigurationError
 from omniembed.rag.pieces import GROUPS, Group, Piece
+from omniembed.rag import vector_index
 from omniembed.rag.vector_index import VectorIndex
 
 DIM = 32
@@ -72,7 +73,12 @@ def test_delete_source_and_pieces_from(tmp_path: Path) -> None:
         assert {f.piece.source for f in found} == {"a.txt"}
 
 
-def test_search_matches_brute_force_cosine_per_group(tmp_path: Path) -> None:
+@pytest.mark.parametrize("window_bytes", [vector_index.SCAN_BYTES, 4100])
+def test_search_matches_brute_force_cosine_per_group(
+    tmp_path: Path, window_bytes: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Small windows: many maps, at offsets that are not page-aligned (a row is 128 bytes).
+    monkeypatch.setattr(vector_index, "SCAN_BYTES", window_bytes)
     rng = np.random.default_rng(3)
     n = 1000
     # Not unit length: the index must normalise to give cosine, not dot products.
