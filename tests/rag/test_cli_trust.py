@@ -205,3 +205,23 @@ def test_index_stops_cleanly_on_sigterm_and_sigint_even_if_ignored_at_start(
     assert process.returncode == 130, err
     assert "interrupted; run the same command again to resume" in err
     assert "Traceback" not in err
+
+
+def test_a_store_of_the_old_format_says_rebuild_and_rebuild_works(
+    emu: Emulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder, store = _notes(tmp_path), tmp_path / "store"
+    (store / "qdrant").mkdir(parents=True)
+    old = {"format": 1, "embedder": {"provider": "gemini", "model": "gemini-embedding-2"},
+           "root": str(folder), "vector_size": 3072,
+           "files": {"note0.md": {"sha256": "x", "size": 1, "mtime_ns": 1, "pieces": 1,
+                                  "plan": "p"}}}  # fmt: skip
+    (store / "manifest.json").write_text(json.dumps(old))
+    code, out, err = run(capsys, "ask", "q?", "--store", str(store), "--base-url", emu.base_url)
+    assert code == 2 and "format 1" in err and "--rebuild" in err, err
+    assert out == ""  # not an empty answer that looks like success
+    base = ["--store", str(store), "--base-url", emu.base_url, "--quiet"]
+    assert run(capsys, "index", str(folder), *base)[0] == 2
+    code, out, err = run(capsys, "index", str(folder), *base, "--rebuild")
+    assert code == 0, err
+    assert "indexed 3 files" in out and not (store / "qdrant").exists()

@@ -45,7 +45,7 @@ from .embedders import (
     close_embedder,
     endpoint,
 )
-from .manifest import FileEntry, Manifest
+from .manifest import FileEntry, Manifest, StoreFormatError
 from .pieces import Piece
 from .plan import (
     MAX_WINDOW_PIECES,
@@ -148,7 +148,7 @@ def index_folder(
     so a run that is interrupted while waiting picks the same job up again.
     """
     root, directory = _check(path, store_dir, video_interval_sec, max_group_files)
-    settings = _settings(directory, provider, model, dimension, project, location)
+    settings = _settings(directory, provider, model, dimension, project, location, rebuild)
     waits = _Waits(progress)
     embedder = build_embedder(
         settings,
@@ -277,9 +277,15 @@ def _settings(
     dimension: int | None,
     project: str | None,
     location: str | None,
+    rebuild: bool = False,
 ) -> EmbedderSettings:
     """Explicit values, else the existing store's, else the defaults."""
-    existing = Manifest.load(directory) if directory.is_dir() else None
+    try:
+        existing = Manifest.load(directory) if directory.is_dir() else None
+    except StoreFormatError:
+        if not rebuild:
+            raise
+        existing = None  # another version's store, about to be rebuilt
     if existing is not None and provider in (None, existing.embedder.provider):
         # A manifest naming no file binds nothing, but its model is still the default.
         old = existing.embedder

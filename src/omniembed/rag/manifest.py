@@ -16,8 +16,13 @@ from typing import Any
 from ..errors import ConfigurationError
 from .embedders import EmbedderSettings
 
-FORMAT = 1
+#: 2: vectors in ``vectors/`` (`vector_index`); 1 was Qdrant local mode in ``qdrant/``.
+FORMAT = 2
 MANIFEST_NAME = "manifest.json"
+
+
+class StoreFormatError(ConfigurationError):
+    """The store was written in a format this omniembed does not read."""
 
 
 @dataclass(frozen=True)
@@ -51,9 +56,10 @@ class Manifest:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Manifest:
         if data.get("format") != FORMAT:
-            raise ConfigurationError(
-                f"the store manifest has format {data.get('format')!r}; this omniembed "
-                f"reads format {FORMAT}. Re-index into a new --store folder"
+            raise StoreFormatError(
+                f"the store was written in format {data.get('format')!r} (by another "
+                f"omniembed version); this one reads format {FORMAT}. Rebuild it with "
+                "rebuild=True (vectors already paid for come from its cache)"
             )
         return cls(
             embedder=EmbedderSettings.from_json(data["embedder"]),
@@ -85,6 +91,8 @@ class Manifest:
             return None
         try:
             return cls.from_json(json.loads(text))
+        except StoreFormatError as exc:
+            raise StoreFormatError(f"{directory}: {exc}") from None
         except (ValueError, KeyError, TypeError) as exc:
             raise ConfigurationError(
                 f"{path} is not a valid omniembed store manifest ({exc}); re-index into a new "

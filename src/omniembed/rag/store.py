@@ -12,6 +12,7 @@ Layout of ``DIR``::
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 import threading
 from collections.abc import Mapping, Sequence
@@ -22,7 +23,7 @@ from ..errors import ConfigurationError
 from ..runtime.cache import decode_embeddings
 from ..types import Embedding
 from .embedders import EmbedderSettings
-from .manifest import MANIFEST_NAME, Manifest
+from .manifest import MANIFEST_NAME, Manifest, StoreFormatError
 from .pieces import Group, Piece
 from .vector_index import ScoredPiece, VectorIndex
 
@@ -149,6 +150,12 @@ class Store:
         lock = _WriterLock.acquire(path)
         try:
             manifest = Manifest.load(path)
+        except StoreFormatError:
+            if not rebuild:
+                lock.release()
+                raise
+            manifest = None
+            shutil.rmtree(path / "qdrant", ignore_errors=True)  # format 1's vectors
         except BaseException:
             lock.release()
             raise
