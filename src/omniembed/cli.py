@@ -67,5 +67,7 @@ def _run(args: argparse.Namespace) -> int:
     from .rag.commands import run_ask, run_index
 
     return run_index(args) if args.command == "index" else run_ask(args)
+
+
 if __name__ == "__main__":
     sys.exit(main())

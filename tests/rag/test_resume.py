@@ -116,7 +116,7 @@ def test_kills_at_any_point_of_a_streamed_file_leave_a_store_the_next_run_resume
         _consistent(store)  # every state a kill leaves is consistent
     emu.latency_ms = 0
     emu.clear_requests()
-    code, out, err = run(capsys, "index", str(folder), "--store", str(store),
+    code, _, err = run(capsys, "index", str(folder), "--store", str(store),
                          "--base-url", emu.base_url, "--quiet")  # fmt: skip
     assert code == 0, err
     embedded += sum(len(r.json["requests"]) for r in embedding_requests(emu) if r.json)

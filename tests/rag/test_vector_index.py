@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from omniembed.errors import ConfigurationError
-from omniembed.rag.pieces import GROUPS, Group, Piece
 from omniembed.rag import vector_index
+from omniembed.rag.pieces import GROUPS, Group, Piece
 from omniembed.rag.vector_index import VectorIndex
 
 DIM = 32
