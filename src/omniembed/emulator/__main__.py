@@ -7,13 +7,19 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
 
 from .faults import FAULT_KINDS, FAULT_SETTINGS
 from .model_quotas import DEFAULT_WINDOW_SEC, LIMIT_NAMES, TIERS
+from .records import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_RECORDS
 from .server import Emulator
+
+#: Where the CLI reads the API key from when ``--api-key`` is not given (a flag's value is
+#: visible to every user in the process list; the environment is not).
+API_KEY_ENV = "OMNIEMBED_EMULATOR_API_KEY"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,7 +34,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
     parser.add_argument("--latency-ms", type=float, default=0, help="delay before every answer")
-    parser.add_argument("--api-key", default=None, help="require this API key / bearer token")
+    parser.add_argument(
+        "--api-key",
+        default=None,
+        help=f"require this API key / bearer token (prefer the {API_KEY_ENV} environment "
+        "variable: a flag shows in the process list)",
+    )
     parser.add_argument(
         "--quota",
         action="append",
@@ -90,6 +101,21 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=0.2,
         help="how long a batch job spends in each state (PENDING, RUNNING)",
+    )
+    parser.add_argument(
+        "--log-max-records",
+        type=non_negative_int,
+        default=DEFAULT_MAX_RECORDS,
+        metavar="N",
+        help=f"keep the last N requests in the request log (default {DEFAULT_MAX_RECORDS:,})",
+    )
+    parser.add_argument(
+        "--log-max-bytes",
+        type=non_negative_int,
+        default=DEFAULT_MAX_BODY_BYTES,
+        metavar="N",
+        help="keep at most N bytes of parsed request bodies in the request log "
+        f"(default {DEFAULT_MAX_BODY_BYTES:,})",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log every request")
     return parser
@@ -161,13 +187,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             latency_ms=args.latency_ms,
             quotas=quotas or None,
             faults=faults or None,
-            api_key=args.api_key,
+            api_key=args.api_key or os.environ.get(API_KEY_ENV) or None,
             seed=args.seed,
             file_processing_sec=args.file_processing_sec,
             batch_step_sec=args.batch_step_sec,
             tier=args.tier,
             model_quotas=model_quotas or None,
             quota_window_sec=args.quota_window_sec,
+            log_max_records=args.log_max_records,
+            log_max_bytes=args.log_max_bytes,
         )
         emulator.start()
     except (ValueError, OSError, OverflowError) as exc:  # OverflowError: a port > 65535

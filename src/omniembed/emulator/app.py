@@ -1,16 +1,21 @@
 """The aiohttp application: one dispatcher that records, delays, faults, authenticates,
 rate-limits and finally runs a route handler.
 
-Order per request: record -> latency -> fault (scripted, then random) -> route lookup (404)
--> auth -> per-route quota -> per-model quota (embedding routes; see `model_quotas`) -> body
-checks -> handler. Faults model the network and Google's front end, so they hit every
-request, routed or not, and injected faults do not use quota.
+Order per request: route lookup, key check and body-size check from the headers alone (a
+request without the configured key, or whose ``Content-Length`` is over the route's limit,
+has its body left unread; see `limits`) -> read and parse the body -> record (credentials
+redacted, see `records`) -> latency -> fault (scripted, then random) -> unknown route (404)
+-> auth -> per-route quota -> body size -> per-model quota (embedding routes; see
+`model_quotas`) -> body checks -> handler. Faults model the network and Google's front end,
+so they hit every request, routed or not, and injected faults do not use quota.
 Handlers are synchronous (decoding video, hashing, JSON encoding) and run in the loop's
 thread pool so one heavy request never stalls the others. ``streamGenerateContent`` computes
 all its chunks first (so validation errors are ordinary error answers), then writes them
 as SSE events (``?alt=sse``) or one JSON array; faults, auth and quota apply before any
 byte is sent, so a "reset" fault drops the connection before the first chunk. Files API
-data chunks need no API key: their upload URL is the session's credential. On DashScope
+data chunks need no API key: their upload URL (an unguessable session id) is the session's
+credential, as on Google's resumable uploads. The OSS upload host needs none either: it
+checks the policy signature `getPolicy` (which needs the key) issued. On DashScope
 paths (``/api/...`` and the upload host) every error is answered in DashScope's shape.
 """
 
@@ -25,6 +30,7 @@ import socket
 import struct
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import unquote
 
@@ -34,7 +40,7 @@ from . import routes_gemini, routes_generate, routes_vertex
 from .auth import check_auth
 from .batches import BatchStore
 from .dashscope_errors import JSON_CONTENT_TYPE as DASHSCOPE_JSON
-from .dashscope_errors import dashscope_body, rate_quota
+from .dashscope_errors import dashscope_body, invalid_parameter, rate_quota
 from .faults import FaultPlan, fault_setting
 from .files_api import FilesRequest, FileStore, Reply
 from .gcs import gcs_response
@@ -48,23 +54,25 @@ from .google_errors import (
     unavailable,
 )
 from .jsonio import dumps
+from .limits import MAX_BODY_BYTES, MAX_JSON_DEPTH, RAW_BODY_ROUTES, body_limit, too_deep
 from .model_quotas import Cost, ModelQuotaBook, ModelQuotas, resolve_limits
-from .models import MAX_GEMINI_REQUEST_BYTES
 from .quota_costs import call_cost, quota_subject
 from .quota_errors import quota_error
 from .quotas import QuotaBook
-from .records import RequestLog, RequestRecord
+from .records import RequestLog, RequestRecord, redact_headers, redact_query
 from .routes_batches import BATCH_ROUTES, DOWNLOAD_ROUTE, BatchService
-from .routes_dashscope import DashScopeCall, DashScopeService
+from .routes_dashscope import DashScopeCall, DashScopeService, OssError
 from .routing import FILES_ROUTES, Call, is_dashscope_path, resolve
+from .vectors import MediaDecodeError
 
 logger = logging.getLogger("omniembed.emulator")
 
-#: aiohttp refuses bodies above this; the Gemini API's own 20 MB limit is checked per route.
-MAX_BODY_BYTES = 128 * 1024 * 1024
-
 #: Routes that take no API key: the OSS upload checks its policy signature, a Files API
-#: data chunk its upload session id.
+#: data chunk its upload session id. Google documents the resumable-upload session URI as
+#: the credential of the upload, usable without further authentication
+#: (cloud.google.com/storage/docs/resumable-uploads, the protocol the Files API speaks);
+#: OSS PostObject is authorized by the signed policy, not the caller's API key
+#: (alibabacloud.com/help/en/oss/developer-reference/postobject).
 NO_AUTH_ROUTES = frozenset({"ossUpload", "uploadFileData"})
 SSE_CONTENT_TYPE = "text/event-stream"
 
@@ -102,6 +110,20 @@ class _Events:
         self.events = events
 
 
+@dataclass(frozen=True)
+class _Wire:
+    """What the handlers need from one request: the raw (unredacted) headers and query,
+    the body and its parse, and an error decided before the body was read."""
+
+    headers: dict[str, str]  # lower-case names
+    query: dict[str, str]
+    body: bytes
+    json: Any
+    json_error: str | None
+    host: str
+    refusal: GoogleError | None
+
+
 class Dispatcher:
     """Answers every request of one emulator."""
 
@@ -131,23 +153,29 @@ class Dispatcher:
         return app
 
     async def dispatch(self, request: web.Request) -> web.StreamResponse:
-        body = await request.read()
         path = unquote(request.rel_url.raw_path)
         call = resolve(request.method, path, request.query)
-        parsed, json_error = _parse_json(body)
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        query = dict(request.query)
+        body, refusal = await self._read_body(request, call, headers, query)
+        parsed: Any = None
+        json_error: str | None = None
+        if call is None or call.route not in RAW_BODY_ROUTES:
+            parsed, json_error = _parse_json(body)
         record = RequestRecord(
             method=request.method,
             path=path,
-            query=dict(request.query),
-            headers={k.lower(): v for k, v in request.headers.items()},
+            query=redact_query(query),
+            headers=redact_headers(headers),
             json=parsed,
             route=call.route if call else None,
-            body_size=len(body),
+            body_size=len(body) if refusal is None else (request.content_length or len(body)),
             received_at=time.monotonic(),
         )
         self._log.add(record)
+        wire = _Wire(headers, query, body, parsed, json_error, request.host, refusal)
         try:
-            answer = await self._answer(record, call, parsed, json_error, body, request.host)
+            answer = await self._answer(record, call, wire)
             if isinstance(answer, _Events):
                 return await _stream(request, record, answer)
             response = answer
@@ -156,6 +184,10 @@ class Dispatcher:
             record.status = "reset"
             logger.debug("%s %s -> connection reset", request.method, path)
             return web.Response(status=500)  # never sent: the connection is gone
+        except OssError as error:
+            response = web.Response(
+                status=error.code, body=error.xml(), headers={"Content-Type": "application/xml"}
+            )
         except GoogleError as error:
             if is_dashscope_path(path):
                 response = dashscope_error_response(error)
@@ -169,16 +201,40 @@ class Dispatcher:
         logger.debug("%s %s -> %s (%.0f ms)", request.method, path, response.status, elapsed_ms)
         return response
 
-    async def _answer(
+    async def _read_body(
         self,
-        record: RequestRecord,
+        request: web.Request,
         call: Call | None,
-        parsed: Any,
-        json_error: str | None,
-        body: bytes,
-        host: str,
+        headers: Mapping[str, str],
+        query: Mapping[str, str],
+    ) -> tuple[bytes, GoogleError | None]:
+        """The body, or ``b""`` and the error to answer later when it must not be read: the
+        configured key is missing or wrong (checked from the headers alone), or the body is
+        over the route's limit. An unread body is drained and discarded by aiohttp after
+        the answer, a chunk at a time, so it never sits in memory."""
+        if call is not None and call.route not in NO_AUTH_ROUTES:
+            api = "vertex" if call.api == "gcs" else call.api
+            denied = check_auth(api, self._settings.api_key, headers, query)
+            if denied is not None:
+                return b"", denied
+        limit = body_limit(call)
+        declared = request.content_length
+        if declared is not None and declared > limit:
+            return b"", _too_large(call, limit)
+        if declared is not None:
+            return await request.read(), None
+        received = bytearray()
+        async for chunk in request.content.iter_chunked(1 << 16):
+            received += chunk
+            if len(received) > limit:
+                return b"", _too_large(call, limit)
+        return bytes(received), None
+
+    async def _answer(
+        self, record: RequestRecord, call: Call | None, wire: _Wire
     ) -> web.Response | _Events:
         settings = self._settings
+        parsed, json_error, body, host = wire.json, wire.json_error, wire.body, wire.host
         if settings.latency_ms:
             await asyncio.sleep(settings.latency_ms / 1000)
         faults = settings.faults
@@ -200,12 +256,14 @@ class Dispatcher:
             raise method_not_found(record.method, record.path)
         if call.route not in NO_AUTH_ROUTES:
             api = "vertex" if call.api == "gcs" else call.api  # Cloud Storage: Google OAuth too
-            denied = check_auth(api, settings.api_key, record.headers, record.query)
+            denied = check_auth(api, settings.api_key, wire.headers, wire.query)
             if denied is not None:
                 raise denied
         wait = self._quotas.take(settings.quotas, call.route)
         if wait > 0:
             raise rate_quota() if call.api == "dashscope" else resource_exhausted(wait)
+        if wire.refusal is not None:  # over the route's body limit (the body was not read)
+            raise wire.refusal
         loop = asyncio.get_running_loop()
         subject = quota_subject(call, parsed) if json_error is None else None
         cost: Cost | None = None
@@ -222,10 +280,10 @@ class Dispatcher:
                 raise quota_error(rejection, settings.tier)
         if call.api == "gcs":
             assert call.resource is not None
-            return gcs_response(settings.gcs_objects, call.resource, record.query, record.headers)
+            return gcs_response(settings.gcs_objects, call.resource, wire.query, wire.headers)
         if call.api == "dashscope":
             ds_call = DashScopeCall(
-                call.route, record.headers, record.query, body, parsed, json_error, f"http://{host}"
+                call.route, wire.headers, wire.query, body, parsed, json_error, f"http://{host}"
             )
             answer = await loop.run_in_executor(None, _run_dashscope, self._dashscope, ds_call)
             if subject is not None and cost is not None and answer.status == 200:
@@ -238,8 +296,8 @@ class Dispatcher:
             files_request = FilesRequest(
                 call.route,
                 call.resource,
-                record.headers,
-                record.query,
+                wire.headers,
+                wire.query,
                 body,
                 parsed,
                 f"http://{host}",
@@ -249,19 +307,15 @@ class Dispatcher:
                 None, self._files.handle, files_request, settings.file_processing_sec
             )
             return web.Response(status=reply.status, body=reply.body, headers=reply.headers)
-        if call.api == "gemini" and record.body_size > MAX_GEMINI_REQUEST_BYTES:
-            raise invalid_argument(
-                f"Request payload size exceeds the limit: {MAX_GEMINI_REQUEST_BYTES} bytes."
-            )
         if json_error is not None:
             raise invalid_argument(json_error)
         if call.route in BATCH_ROUTES or call.route == DOWNLOAD_ROUTE:
             reply = await loop.run_in_executor(
-                None, _run_batches, self._batches, call, record.query, parsed, settings
+                None, _run_batches, self._batches, call, wire.query, parsed, settings
             )
             return web.Response(status=reply.status, body=reply.body, headers=reply.headers)
         if call.route in routes_generate.GENERATE_ROUTES:
-            return await self._generate(call, record, parsed)
+            return await self._generate(call, wire.query, parsed)
         handler = HANDLERS[(call.api, call.route)]
         payload = await loop.run_in_executor(None, _run_handler, handler, call, parsed)
         if subject is not None and cost is not None:
@@ -269,7 +323,7 @@ class Dispatcher:
         return web.Response(body=payload, headers={"Content-Type": JSON_CONTENT_TYPE})
 
     async def _generate(
-        self, call: Call, record: RequestRecord, parsed: Any
+        self, call: Call, query: Mapping[str, str], parsed: Any
     ) -> web.Response | _Events:
         sources = routes_generate.Sources(self._files, self._settings.gcs_objects)
         body = {} if parsed is None else parsed
@@ -281,7 +335,7 @@ class Dispatcher:
         chunks = await loop.run_in_executor(
             None, _run_stream, routes_generate.stream_generate_content, call, body, sources
         )
-        if record.query.get("alt") == "sse":
+        if query.get("alt") == "sse":
             return _Events([dumps(chunk) for chunk in chunks])
         # Without alt=sse the service streams one JSON array of the same responses.
         return web.Response(body=dumps(chunks), headers={"Content-Type": JSON_CONTENT_TYPE})
@@ -292,6 +346,8 @@ def _run_handler(handler: Callable[[Call, Any], Any], call: Call, body: Any) -> 
         return dumps(handler(call, {} if body is None else body))
     except GoogleError:
         raise
+    except MediaDecodeError as exc:  # bytes that pass the probe but do not decode
+        raise _undecodable(exc) from None
     except Exception as exc:  # a bug in the emulator: answer like Google, log the traceback
         logger.exception("emulator handler %s failed", call.route)
         raise internal(f"omniembed emulator error in {call.route}: {exc!r}") from exc
@@ -304,6 +360,8 @@ def _run_batches(
         return service.handle(call, query, body, settings.batch_step_sec)
     except GoogleError:
         raise
+    except MediaDecodeError as exc:  # bytes that pass the probe but do not decode
+        raise _undecodable(exc) from None
     except Exception as exc:  # a bug in the emulator: answer like Google, log the traceback
         logger.exception("emulator handler %s failed", call.route)
         raise internal(f"omniembed emulator error in {call.route}: {exc!r}") from exc
@@ -319,6 +377,8 @@ def _run_stream(
         return handler(call, body, sources)
     except GoogleError:
         raise
+    except MediaDecodeError as exc:  # bytes that pass the probe but do not decode
+        raise _undecodable(exc) from None
     except Exception as exc:  # a bug in the emulator: answer like Google, log the traceback
         logger.exception("emulator handler %s failed", call.route)
         raise internal(f"omniembed emulator error in {call.route}: {exc!r}") from exc
@@ -350,9 +410,20 @@ def _run_dashscope(service: DashScopeService, call: DashScopeCall) -> Any:
         return service.handle(call)
     except GoogleError:
         raise
+    except MediaDecodeError as exc:  # bytes that pass the probe but do not decode
+        raise _undecodable(exc) from None
     except Exception as exc:  # a bug in the emulator: answer like DashScope, log the traceback
         logger.exception("emulator handler %s failed", call.route)
         raise internal(f"omniembed emulator error in {call.route}: {exc!r}") from exc
+
+
+def _undecodable(exc: MediaDecodeError) -> GoogleError:
+    """Media the emulator cannot decode is bad input, never a 500 (clients retry 5xx).
+    Google answers such media with a plain 400 INVALID_ARGUMENT ("Unable to process input
+    image. Please retry or report in ...", google-gemini/gemini-cli#5064; "Request contains
+    an invalid argument.", google-gemini/gemini-cli#14838)."""
+    logger.debug("undecodable media: %s", exc)
+    return invalid_argument(f"Request contains an invalid argument. Unable to process input: {exc}")
 
 
 def dashscope_error_response(error: GoogleError) -> web.Response:
@@ -366,15 +437,40 @@ def error_response(error: GoogleError) -> web.Response:
 
 
 def _parse_json(body: bytes) -> tuple[Any, str | None]:
+    """The parsed body and None, or None and Google's "Invalid JSON payload received."
+    message (answered 400 by the route, in DashScope's shape on DashScope routes)."""
     if not body.strip():
         return None, None
     try:
-        return json.loads(body), None
+        value = json.loads(body)
+    except RecursionError:  # nesting deeper than Python's stack: not a 500
+        return None, _TOO_DEEP
     except (ValueError, UnicodeDecodeError) as exc:
         where = ""
         if isinstance(exc, json.JSONDecodeError):
             where = f" ({exc.msg} at line {exc.lineno} column {exc.colno})"
         return None, f"Invalid JSON payload received.{where}"
+    if too_deep(value):
+        return None, _TOO_DEEP
+    return value, None
+
+
+_TOO_DEEP = (
+    "Invalid JSON payload received. Message too deep. Max recursion depth reached "
+    f"({MAX_JSON_DEPTH} levels)."
+)
+
+
+def _too_large(call: Call | None, limit: int) -> GoogleError:
+    if call is not None and call.route == "ossUpload":
+        return OssError(
+            400,
+            "EntityTooLarge",
+            f"Your proposed upload exceeds the maximum allowed size ({limit} bytes).",
+        )
+    if call is not None and call.api == "dashscope":
+        return invalid_parameter(f"Request payload size exceeds the limit: {limit} bytes.")
+    return invalid_argument(f"Request payload size exceeds the limit: {limit} bytes.")
 
 
 def _abort(request: web.Request) -> None:

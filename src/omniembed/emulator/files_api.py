@@ -5,7 +5,9 @@ Upload speaks google-genai's protocol: ``POST /upload/{v1beta,v1}/files`` with
 and type in ``X-Goog-Upload-Header-Content-Length``/``-Type``, ``{"file": {...}}`` in the
 body) answers an ``X-Goog-Upload-URL``; then ``upload`` commands (8 MB chunks) and a last
 ``upload, finalize`` send the bytes at ``X-Goog-Upload-Offset``. The upload URL carries the
-session, so chunk requests need no API key (the SDK sends none).
+session, so chunk requests need no API key: the session id (``secrets``, 240 bits) is the
+credential, as Google documents for its resumable uploads
+(cloud.google.com/storage/docs/resumable-uploads).
 
 Videos and audio are ``PROCESSING`` for ``file_processing_sec`` after the upload, then
 ``ACTIVE``; other files are ``ACTIVE`` at once. ``generateContent`` reads the bytes of
@@ -18,6 +20,7 @@ import base64
 import hashlib
 import random
 import re
+import secrets
 import string
 import threading
 import time
@@ -230,7 +233,9 @@ class FileStore:
                 )
             elif name in self._files:
                 raise GoogleError(409, f"File {name} already exists.", status="ALREADY_EXISTS")
-            upload_id = "".join(self._rng.choices(string.ascii_letters + string.digits, k=40))
+            # The session id is the upload's only credential (chunks need no API key, as on
+            # Google's resumable uploads): unguessable, never from the seeded RNG.
+            upload_id = secrets.token_urlsafe(30)
             self._uploads[upload_id] = _Upload(name, display, str(mime), size)
         query = f"upload_id={upload_id}&upload_protocol=resumable"
         url = f"{request.base_url}/upload/{request.version}/files?{query}"

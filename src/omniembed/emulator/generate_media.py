@@ -19,7 +19,7 @@ from .colours import dominant_colour
 from .contents import PDFIUM_LOCK
 from .generate_request import Blob, Clip
 from .proto_json import Violation
-from .vectors import clip_thumbnails, image_thumbnail
+from .vectors import MediaDecodeError, clip_thumbnails, image_thumbnail
 
 TOKENS_PER_IMAGE = 258
 TOKENS_PER_PDF_PAGE = 258
@@ -83,7 +83,10 @@ def _video(mime: str, data: bytes, seconds: float, clip: Clip, path: str) -> See
     # The service lists an AUDIO entry for every video; the stand-in does not decode the
     # sound track, so it counts 0 tokens (proto3 then omits tokenCount, as recorded).
     tokens = {"VIDEO": frames * TOKENS_PER_VIDEO_FRAME, "AUDIO": 0}
-    colour = dominant_colour(np.concatenate(clip_thumbnails(data, start, end)))
+    try:
+        colour = dominant_colour(np.concatenate(clip_thumbnails(data, start, end)))
+    except MediaDecodeError as exc:  # e.g. an MP4 with only a sound track
+        raise Violation(path, f"Unable to process input {mime} data ({exc})") from None
     note = f"{mime} {_secs(start)}-{_secs(end)} at {fps:g} fps, mostly {colour}"
     return Seen(note, tokens, colour=colour)
 

@@ -27,7 +27,9 @@ import hashlib
 import io
 import math
 import re
+import secrets
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -37,9 +39,11 @@ from ..media import Media
 from ..mime import sniff_mime
 from ..probe import media_duration_sec
 from .dashscope_errors import invalid_parameter, model_not_found, new_request_id
+from .google_errors import GoogleError
 from .tokens import count_text_tokens
 from .vectors import (
     W_TASK,
+    MediaDecodeError,
     Vector,
     image_vector,
     named_vector,
@@ -175,11 +179,41 @@ class _Item:
     tokens: int
 
 
+class OssError(GoogleError):
+    """An error of the OSS upload host, answered in OSS's XML shape."""
+
+    def __init__(self, status: int, oss_code: str, message: str) -> None:
+        super().__init__(status, message)
+        self.oss_code = oss_code
+
+    def xml(self) -> bytes:
+        return _oss_xml(self.oss_code, self.message)
+
+
+#: How long an upload policy stays valid (the policy's ``expire_in_seconds``).
+POLICY_TTL_SEC = 300
+
+
+@dataclass(frozen=True)
+class _Policy:
+    upload_dir: str
+    expires_at: float  # time.monotonic()
+
+
 class DashScopeService:
-    """The DashScope routes of one emulator, with its in-memory OSS bucket."""
+    """The DashScope routes of one emulator, with its in-memory OSS bucket.
+
+    Like OSS PostObject, an upload is authorized by the policy the API issued, not by the
+    caller's key: `getPolicy` (which needs the API key) hands out an unguessable signature
+    bound to a fresh ``upload_dir``, and the upload host accepts a form only with a live
+    signature and a key inside that signature's ``upload_dir``. So a caller without the key
+    can neither write a new object nor overwrite someone else's, whatever
+    ``x-oss-forbid-overwrite`` it sends.
+    """
 
     def __init__(self) -> None:
         self._objects: dict[str, bytes] = {}
+        self._policies: dict[str, _Policy] = {}
         self._lock = threading.Lock()
 
     def uploaded(self) -> dict[str, int]:
@@ -203,12 +237,18 @@ class DashScopeService:
         if not model:
             raise invalid_parameter("Required parameter model is missing.")
         digest = hashlib.blake2b(model.encode(), digest_size=8).hexdigest()
+        upload_dir = f"{UPLOAD_DIR_PREFIX}/{digest}/{new_request_id()}"
+        signature = secrets.token_urlsafe(24)
+        now = time.monotonic()
+        with self._lock:
+            self._policies = {s: p for s, p in self._policies.items() if p.expires_at > now}
+            self._policies[signature] = _Policy(upload_dir, now + POLICY_TTL_SEC)
         data = {
             "policy": base64.b64encode(b'{"emulator": "omniembed"}').decode(),
-            "signature": "omniembed-emulator-signature",
-            "upload_dir": f"{UPLOAD_DIR_PREFIX}/{digest}/{new_request_id()}",
+            "signature": signature,
+            "upload_dir": upload_dir,
             "upload_host": call.base_url + UPLOAD_PATH,
-            "expire_in_seconds": 300,
+            "expire_in_seconds": POLICY_TTL_SEC,
             "max_file_size_mb": 100,
             "capacity_limit_mb": 999999999,
             "oss_access_key_id": "omniembed-emulator",
@@ -227,7 +267,15 @@ class DashScopeService:
         if missing:
             return _oss_error(400, "InvalidArgument", f"missing form fields: {missing}")
         key = fields["key"]
-        if not key.startswith(UPLOAD_DIR_PREFIX + "/"):
+        with self._lock:
+            policy = self._policies.get(fields["Signature"])
+        if policy is None or policy.expires_at <= time.monotonic():
+            return _oss_error(
+                403,
+                "SignatureDoesNotMatch",
+                "The request signature we calculated does not match the signature you provided.",
+            )
+        if not key.startswith(policy.upload_dir + "/"):
             return _oss_error(403, "AccessDenied", "the key is outside the policy's upload_dir")
         assert file_data is not None
         with self._lock:
@@ -402,7 +450,10 @@ class DashScopeService:
             seconds = media_duration_sec(Media.from_bytes(data, sniffed))
         except OmniEmbedError:
             raise invalid_parameter(f"{path}: the video file cannot be decoded.") from None
-        [descriptor] = segment_descriptors(data, [(0.0, seconds)], 16)
+        try:
+            [descriptor] = segment_descriptors(data, [(0.0, seconds)], 16)
+        except MediaDecodeError:  # e.g. an MP4 with only a sound track
+            raise invalid_parameter(f"{path}: the video file cannot be decoded.") from None
         tokens = math.ceil(seconds) * _VIDEO_TOKENS_PER_SECOND
         return _Item("video", project_pixels(descriptor, full), tokens)
 
@@ -520,9 +571,13 @@ def _parse_form(content_type: str, body: bytes) -> tuple[dict[str, str], bytes |
 
 def _oss_error(status: int, code: str, message: str) -> Answer:
     """OSS answers errors in XML."""
+    return Answer(status, _oss_xml(code, message), "application/xml")
+
+
+def _oss_xml(code: str, message: str) -> bytes:
     xml = (
         '<?xml version="1.0" encoding="UTF-8"?>\n<Error>\n'
         f"  <Code>{code}</Code>\n  <Message>{message}</Message>\n"
         f"  <RequestId>{new_request_id()}</RequestId>\n</Error>\n"
     )
-    return Answer(status, xml.encode(), "application/xml")
+    return xml.encode()

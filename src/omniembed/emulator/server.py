@@ -26,7 +26,7 @@ from .model_quotas import (
     check_window,
 )
 from .quotas import QuotaBook
-from .records import RequestLog, RequestRecord
+from .records import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_RECORDS, RequestLog, RequestRecord
 from .routes_dashscope import DashScopeService
 
 logger = logging.getLogger("omniembed.emulator")
@@ -74,13 +74,19 @@ class Emulator:
       drawn from ``random.Random(seed)``; `inject` scripts exact outcomes first.
     - ``api_key``: when set, Gemini API requests need it in ``x-goog-api-key`` or ``?key=``,
       Vertex requests as ``Authorization: Bearer <key>`` or ``x-goog-api-key``, and DashScope
-      requests as ``Authorization: Bearer <key>`` (the upload host needs none).
+      requests as ``Authorization: Bearer <key>`` (the upload host checks the signature of a
+      policy issued to a key holder; Files API data chunks carry their unguessable session
+      id). Without the key a request's body is never read.
     - ``file_processing_sec``: how long an uploaded video or audio file stays
       ``PROCESSING`` before it turns ``ACTIVE`` (default 0.3; images, PDFs and text are
       ACTIVE at once). Read at upload time.
     - ``batch_step_sec``: how long a batch job (``asyncBatchEmbedContent``) stays PENDING,
       then RUNNING, before it finishes (default 0.2; read at creation). Jobs are in
       ``emu.batches``; a display name with ``[fail]`` or ``[expire]`` ends FAILED or EXPIRED.
+
+    Constructor-only: ``log_max_records`` (default 10,000) and ``log_max_bytes`` (default
+    64 MiB of parsed bodies) bound ``emu.requests``: the oldest records go first (None: no
+    bound). Keys and bearer tokens are stored redacted (see `records.Redacted`).
 
     Use ``with Emulator() as emu:`` or `start`/`stop`; ``emu.base_url`` goes into
     ``types.HttpOptions(base_url=...)``; ``emu.requests`` lists what was received.
@@ -100,6 +106,8 @@ class Emulator:
         tier: str | None = None,
         model_quotas: ModelQuotas | None = None,
         quota_window_sec: float = DEFAULT_WINDOW_SEC,
+        log_max_records: int | None = DEFAULT_MAX_RECORDS,
+        log_max_bytes: int | None = DEFAULT_MAX_BODY_BYTES,
     ) -> None:
         check_faults(faults)
         check_tier(tier)
@@ -123,7 +131,7 @@ class Emulator:
         #: Batch jobs (``emu.batches.names()``, ``.get(name)``, ``.finish_now(name)``,
         #: ``.clear()``); their output files land in ``emu.files``.
         self.batches = BatchStore(self.files, seed)
-        self._log = RequestLog()
+        self._log = RequestLog(log_max_records, log_max_bytes)
         self._fault_plan = FaultPlan(seed)
         self._quota_book = QuotaBook()
         self._model_quota_book = ModelQuotaBook()
@@ -264,6 +272,12 @@ class Emulator:
 
     def clear_requests(self) -> None:
         self._log.clear()
+
+    @property
+    def request_log(self) -> RequestLog:
+        """The bounded log behind `requests` (``max_records``, ``max_body_bytes``,
+        ``body_bytes``, ``dropped``)."""
+        return self._log
 
     def inject(self, *outcomes: str) -> None:
         """Script the next requests' outcomes, in order: "429", "500", "503", "reset",

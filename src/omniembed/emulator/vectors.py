@@ -296,13 +296,35 @@ def pixel_descriptor(rgb: npt.NDArray[np.uint8]) -> Vector:
     return np.concatenate([thumb.ravel(), 3.0 * (histogram - 1.0 / 64)]).astype(np.float32)
 
 
+class MediaDecodeError(ValueError):
+    """Media bytes that passed the header probe but cannot be decoded (a truncated image,
+    an MP4 without a video track, a corrupt stream): the dispatcher answers 400."""
+
+
 def image_thumbnail(data: bytes) -> npt.NDArray[np.uint8]:
     from PIL import Image  # the media extra; imported late so importing the emulator is cheap
 
-    with Image.open(io.BytesIO(data)) as image:
-        image.draft("RGB", (4 * _THUMB, 4 * _THUMB))  # JPEG: decode at reduced scale, fast
-        rgb = image.convert("RGB").resize((_THUMB, _THUMB), Image.Resampling.BILINEAR)
-        return np.asarray(rgb, dtype=np.uint8)
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.draft("RGB", (4 * _THUMB, 4 * _THUMB))  # JPEG: decode at reduced scale, fast
+            rgb = image.convert("RGB").resize((_THUMB, _THUMB), Image.Resampling.BILINEAR)
+            return np.asarray(rgb, dtype=np.uint8)
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+        raise MediaDecodeError(f"the image cannot be decoded ({exc})") from None
+
+
+def _open_video(data: bytes) -> Any:
+    """An open PyAV container with at least one video stream, else `MediaDecodeError`."""
+    import av  # the media extra
+
+    try:
+        container = av.open(io.BytesIO(data), mode="r")
+    except (av.FFmpegError, OSError, ValueError) as exc:
+        raise MediaDecodeError(f"the video cannot be decoded ({exc})") from None
+    if not container.streams.video:
+        container.close()
+        raise MediaDecodeError("the file has no video track")
+    return container
 
 
 def _video_descriptor(data: bytes, seconds: float) -> Vector:
@@ -321,6 +343,15 @@ def segment_descriptors(
     """
     import av  # the media extra
 
+    try:
+        return _segment_descriptors(data, segments, max_samples)
+    except av.FFmpegError as exc:  # a stream that breaks mid-way
+        raise MediaDecodeError(f"the video cannot be decoded ({exc})") from None
+
+
+def _segment_descriptors(
+    data: bytes, segments: Sequence[tuple[float, float]], max_samples: int
+) -> list[Vector]:
     targets: list[tuple[float, int]] = []
     for index, (start, end) in enumerate(segments):
         length = max(0.0, end - start)
@@ -330,7 +361,7 @@ def segment_descriptors(
     sampled: list[list[Vector]] = [[] for _ in segments]
     done = 0
     last: Any = None
-    with av.open(io.BytesIO(data), mode="r") as container:
+    with _open_video(data) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         for index, frame in enumerate(container.decode(stream)):
@@ -365,11 +396,20 @@ def clip_thumbnails(
     """Thumbnails of up to ``max_samples`` frames inside ``[start, end)`` (at least one)."""
     import av  # the media extra
 
+    try:
+        return _clip_thumbnails(data, start, end, max_samples)
+    except av.FFmpegError as exc:  # a stream that breaks mid-way
+        raise MediaDecodeError(f"the video cannot be decoded ({exc})") from None
+
+
+def _clip_thumbnails(
+    data: bytes, start: float, end: float, max_samples: int
+) -> list[npt.NDArray[np.uint8]]:
     step = max(0.0, end - start) / max_samples
     wanted = [start + (i + 0.5) * step for i in range(max_samples)]
     out: list[npt.NDArray[np.uint8]] = []
     last: Any = None
-    with av.open(io.BytesIO(data), mode="r") as container:
+    with _open_video(data) as container:
         for frame in container.decode(container.streams.video[0]):
             last = frame
             if frame.time is not None and wanted and frame.time >= wanted[0]:

@@ -34,6 +34,7 @@ from ..probe import media_duration_sec
 from .models import EmbeddingModel
 from .proto_json import Violation
 from .vectors import (
+    MediaDecodeError,
     Vector,
     image_vector,
     named_vector,
@@ -220,7 +221,10 @@ def _video(value: object) -> list[dict[str, Any]]:
         end = min(end, max(math.floor(duration + 1e-6), start + 1))
     bounds = [(s, min(s + interval, end)) for s in range(start, end, interval)]
     if data is not None:
-        descriptors = segment_descriptors(data, [(float(s), float(e)) for s, e in bounds])
+        try:
+            descriptors = segment_descriptors(data, [(float(s), float(e)) for s, e in bounds])
+        except MediaDecodeError as exc:  # e.g. an MP4 with only a sound track
+            raise Violation("instances[0].video", f"the video cannot be decoded ({exc})") from None
         vectors = [project_pixels(d, VIDEO_DIMENSION) for d in descriptors]
     else:
         vectors = [
