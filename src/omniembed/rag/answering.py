@@ -126,7 +126,7 @@ def ask(
             close_embedder(embedder)
         root = Path(manifest.root)
     generation = generator.generate(
-        [user_message(question, hits, root)],
+        [user_message(question, hits, root, follow_links=manifest.follow_links)],
         system=SYSTEM,
         config=GenerationConfig(temperature=0.0),
     )

@@ -47,6 +47,8 @@ EXIT_INTERRUPTED = 130  # Ctrl-C
 INDEX_WORDS = {
     "vertexai=True": "--provider vertex",
     "rebuild=True": "--rebuild",
+    "follow_links=True": "--follow-links",
+    "verify=True": "--verify",
     "batch_job=True": "--batch-job",
     "provider='gemini'": "--provider gemini",
     "api_key=": "--api-key",
@@ -233,6 +235,17 @@ def add_index_parser(commands: Any) -> None:
         "--dimension; vectors already paid for come from the store's cache)",
     )
     parser.add_argument(
+        "--verify",
+        action="store_true",
+        help="hash every file instead of trusting an unchanged size and mtime (for tools "
+        "that rewrite files and restore their mtime)",
+    )
+    parser.add_argument(
+        "--follow-links",
+        action="store_true",
+        help="index files that symbolic links lead to outside PATH (skipped by default)",
+    )
+    parser.add_argument(
         "--quiet",
         action="store_true",
         help="no progress bar (waits for the quota and retries are then only logged, -v)",
@@ -290,6 +303,8 @@ def run_index(args: argparse.Namespace) -> int:
         "video_interval_sec": args.video_interval,
         "progress": not args.quiet,
         "max_retries": args.max_retries,
+        "follow_links": args.follow_links,
+        "verify": args.verify,
         **_quota(args),
     }
     try:
@@ -307,11 +322,11 @@ def run_index(args: argparse.Namespace) -> int:
         )
     except IndexPausedError as exc:
         # What got embedded is in the store; the same command after the reset does the rest.
-        print(exc.report.summary())
+        print(in_words(exc.report.summary(), INDEX_WORDS))
         print(f"omniembed: {exc}", file=sys.stderr)
         return EXIT_QUOTA
     except IndexStoppedError as exc:
-        print(exc.report.summary())
+        print(in_words(exc.report.summary(), INDEX_WORDS))
         return report_error(exc, INDEX_WORDS, exc.cause)
     except OmniEmbedError as exc:
         return report_error(exc, INDEX_WORDS)
@@ -319,7 +334,7 @@ def run_index(args: argparse.Namespace) -> int:
         # Finished files are in the store and paid requests in the cache: say so.
         print("omniembed: interrupted; run the same command again to resume", file=sys.stderr)
         return EXIT_INTERRUPTED
-    print(report.summary())
+    print(in_words(report.summary(), INDEX_WORDS))
     if not report.ok:
         failed = len(report.failed) + len(report.partial)
         print(

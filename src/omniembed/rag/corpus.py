@@ -39,6 +39,8 @@ class SourceFile:
     source: str  # relative to the root, POSIX separators
     size: int
     mtime_ns: int
+    #: A symbolic link to a file or folder outside the indexed folder (not followed).
+    outside: bool = False
 
     def sha256(self) -> str:
         digest = hashlib.sha256()
@@ -135,14 +137,37 @@ class FilePlan:
 _Part = tuple[EmbedInput, PieceModality, str, Group, "int | None"]
 
 
-def walk(root: Path, exclude: Sequence[Path] = ()) -> list[SourceFile]:
+def walk(
+    root: Path, exclude: Sequence[Path] = (), *, follow_links: bool = False
+) -> list[SourceFile]:
     """Every non-hidden file under ``root`` (hidden folders pruned), sorted by relative
-    path. ``exclude`` folders (e.g. a store inside the root) are not entered."""
+    path. ``exclude`` folders (e.g. a store inside the root) are not entered.
+
+    Symbolic links that lead outside ``root`` (files, or folders) are listed with
+    ``outside=True`` (the survey skips them) unless ``follow_links``: an index must not
+    quietly embed, store and quote files the folder only points at."""
+    top = root.resolve()
     skipped = {p.resolve() for p in exclude}
+    seen: set[Path] = set()  # folders entered, by real path: links must not loop
     found: list[SourceFile] = []
-    for folder, dirs, files in os.walk(root):
+    for folder, dirs, files in os.walk(root, followlinks=follow_links):
         here = Path(folder)
-        dirs[:] = [d for d in dirs if not d.startswith(".") and (here / d).resolve() not in skipped]
+        real = here.resolve()
+        if real in seen:
+            dirs[:] = []
+            continue
+        seen.add(real)
+        kept = []
+        for d in dirs:
+            if d.startswith(".") or (here / d).resolve() in skipped:
+                continue
+            if (here / d).is_symlink() and not follow_links:
+                target = (here / d).resolve()
+                if not target.is_relative_to(top):
+                    found.append(_outside(here / d, root))
+                continue  # os.walk does not enter linked folders unless following links
+            kept.append(d)
+        dirs[:] = kept
         for name in files:
             if name.startswith("."):
                 continue
@@ -154,9 +179,14 @@ def walk(root: Path, exclude: Sequence[Path] = ()) -> list[SourceFile]:
             if not path.is_file():
                 continue
             source = path.relative_to(root).as_posix()
-            found.append(SourceFile(path, source, stat.st_size, stat.st_mtime_ns))
+            outside = not follow_links and not path.resolve().is_relative_to(top)
+            found.append(SourceFile(path, source, stat.st_size, stat.st_mtime_ns, outside))
     found.sort(key=lambda f: f.source)
     return found
+
+
+def _outside(path: Path, root: Path) -> SourceFile:
+    return SourceFile(path, path.relative_to(root).as_posix(), 0, 0, outside=True)
 
 
 def plan_file(file: SourceFile, caps: Capabilities, model: str, sha256: str) -> FilePlan:

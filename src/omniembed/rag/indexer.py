@@ -111,6 +111,8 @@ def index_folder(
     progress: bool = True,
     on_plan: Callable[[IndexPlan], None] | None = None,
     rebuild: bool = False,
+    follow_links: bool = False,
+    verify: bool = False,
 ) -> IndexReport:
     """Index the files under ``path`` into the store in ``store_dir``.
 
@@ -132,6 +134,11 @@ def index_folder(
     which drops them (the cache keeps every vector paid for). Large files are read and
     embedded as a stream, in calls of at most a few hundred pieces.
 
+    A file whose size and mtime match its entry is taken as unchanged without reading it
+    (unless it changed within 2 s of its last check); ``verify=True`` hashes every file, for
+    tools that rewrite files and restore their mtime. Symbolic links that lead outside
+    ``path`` are skipped unless ``follow_links=True``.
+
     The quota: ``tier`` (``"free"``, ``"tier1"``, ``"tier2"``, ``"tier3"``, ``"default"``;
     default: the provider's own default) fills the published figures, and
     ``requests_per_minute`` (in the service's unit), ``tokens_per_minute`` and
@@ -149,6 +156,7 @@ def index_folder(
     """
     root, directory = _check(path, store_dir, video_interval_sec, max_group_files)
     settings = _settings(directory, provider, model, dimension, project, location, rebuild)
+    _private(directory)
     waits = _Waits(progress)
     embedder = build_embedder(
         settings,
@@ -168,11 +176,14 @@ def index_folder(
         caps = _capabilities(embedder, settings, video_interval_sec)
         with Store.create(directory, settings, root, rebuild=rebuild) as store:
             run = _Run(store, embedder, caps, settings, video_interval_sec, max_group_files)
+            run.verify = verify
+            store.manifest.follow_links = follow_links
             waits.target = run
             if batch_job:
                 run.use_batch_job(progress, batch_poll_interval)
             try:
-                plan = run.index(walk(root, exclude=[directory]), progress, on_plan)
+                files = walk(root, exclude=[directory], follow_links=follow_links)
+                plan = run.index(files, progress, on_plan)
             except FATAL_ERRORS as exc:
                 run.report.total_pieces = store.count()
                 raise IndexStoppedError(exc, run.report, endpoint(settings, base_url)) from exc
@@ -202,6 +213,8 @@ def plan_folder(
     requests_per_day: float | None = None,
     tier: str | None = None,
     max_retries: int | None = None,  # accepted for symmetry: nothing is sent
+    follow_links: bool = False,
+    verify: bool = False,
     progress: bool = False,
 ) -> IndexPlan:
     """What `index_folder` with the same arguments would do — pieces, requests, estimated
@@ -231,14 +244,26 @@ def plan_folder(
         try:
             caps = _capabilities(embedder, settings, video_interval_sec)
             known = manifest.files if manifest is not None else {}
-            survey = Survey(embedder, caps, settings, video_interval_sec, known, MAX_GROUP_FILES)
-            survey.run(walk(root, exclude=[directory]), progress)
+            survey = Survey(
+                embedder, caps, settings, video_interval_sec, known, MAX_GROUP_FILES, verify
+            )
+            survey.run(walk(root, exclude=[directory], follow_links=follow_links), progress)
             return survey.plan()
         finally:
             close_embedder(embedder)
     finally:
         if cache is not None:
             cache.close()
+
+
+def _private(directory: Path) -> None:
+    """Create the store folder and its cache file readable by their owner only: they hold
+    the documents' text (the cache file is created here, before SQLite would create it
+    with the process's umask; SQLite gives its -wal and -shm files the same mode)."""
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    cache = directory / CACHE_NAME
+    if not cache.exists():
+        cache.touch(mode=0o600)
 
 
 def _check(
@@ -329,6 +354,8 @@ class _File:
     plan: FilePlan
     #: Its pieces as the survey counted them.
     pieces: int = 0
+    #: When the survey read it (the entry's ``checked_ns``).
+    read_ns: int = 0
     #: Its old points are deleted (done once, before its first new points are written).
     started: bool = False
     #: Pieces written so far, and whether all were read (the file is complete once they
@@ -384,6 +411,8 @@ class _Run:
         self.batch_job: PendingBatchJob | None = None
         #: The daily-quota error that stopped the run, if one did.
         self.stopped: DailyQuotaExceededError | None = None
+        #: Hash every file, trusting no stat (``verify=True``).
+        self.verify = False
 
     def use_batch_job(self, progress: bool, poll_interval: float) -> None:
         """Collect every file's pieces for one Gemini batch job instead of direct calls."""
@@ -422,6 +451,7 @@ class _Run:
             self.video_interval_sec,
             self.manifest.files,
             self.max_group_files,
+            self.verify,
         )
         survey.run(files, progress)
         plan = survey.plan()
@@ -464,10 +494,10 @@ class _Run:
             self._fail_source(source, describe(exc))
             return
         if plan.video is not None:
-            self._embed_video(plan, todo.pieces)
+            self._embed_video(plan, todo)
             self.store.save_manifest()
             return
-        file = _File(plan, todo.pieces)
+        file = _File(plan, todo.pieces, todo.read_ns)
         try:
             for piece, value in file.plan.items():
                 self.window.items.append((file, piece, value))
@@ -583,9 +613,9 @@ class _Run:
         self._store_window(window, results)
         pending.forget()
 
-    def _embed_video(self, plan: FilePlan, todo_pieces: int) -> None:
+    def _embed_video(self, plan: FilePlan, todo: Todo) -> None:
         assert plan.video is not None
-        file = _File(plan, todo_pieces, read_all=True)
+        file = _File(plan, todo.pieces, todo.read_ns, read_all=True)
         config = VideoSegmentConfig(interval_sec=self.video_interval_sec)
         try:
             [segments] = self.embedder.embed_videos(
@@ -642,7 +672,12 @@ class _Run:
             return
         plan = file.plan
         self.manifest.files[file.source] = FileEntry(
-            plan.sha256, plan.file.size, plan.file.mtime_ns, file.written, self.plan_key
+            plan.sha256,
+            plan.file.size,
+            plan.file.mtime_ns,
+            file.written,
+            self.plan_key,
+            file.read_ns,
         )
         self.report.indexed.append(file.source)
 
@@ -657,7 +692,7 @@ class _Run:
             return
         plan = file.plan
         self.manifest.files[source] = FileEntry(
-            plan.sha256, plan.file.size, plan.file.mtime_ns, file.written, PARTIAL
+            plan.sha256, plan.file.size, plan.file.mtime_ns, file.written, PARTIAL, file.read_ns
         )
         reason = f"{file.written} of {file.pieces} pieces (the daily quota ran out)"
         self.report.partial.append(FileIssue(source, reason))

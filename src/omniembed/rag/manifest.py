@@ -27,14 +27,17 @@ class StoreFormatError(ConfigurationError):
 
 @dataclass(frozen=True)
 class FileEntry:
-    """One indexed file: its content hash, stat (a fast unchanged check), piece count and
-    the fingerprint of the settings that shaped its pieces (chunk size, video interval)."""
+    """One indexed file: its content hash, stat (a fast unchanged check), piece count, the
+    fingerprint of the settings that shaped its pieces (chunk size, video interval), and
+    when the entry was made (``checked_ns``: a file modified in the same clock tick as its
+    check keeps its stat, so its stat is only trusted if it is older than that)."""
 
     sha256: str
     size: int
     mtime_ns: int
     pieces: int
     plan: str
+    checked_ns: int = 0
 
 
 @dataclass
@@ -43,6 +46,8 @@ class Manifest:
     root: str
     vector_size: int | None = None
     files: dict[str, FileEntry] = field(default_factory=dict)
+    #: Indexed with ``follow_links=True``: `ask` may read media the folder links to.
+    follow_links: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -50,6 +55,7 @@ class Manifest:
             "embedder": self.embedder.to_json(),
             "root": self.root,
             "vector_size": self.vector_size,
+            "follow_links": self.follow_links,
             "files": {k: asdict(v) for k, v in sorted(self.files.items())},
         }
 
@@ -65,6 +71,7 @@ class Manifest:
             embedder=EmbedderSettings.from_json(data["embedder"]),
             root=str(data["root"]),
             vector_size=data.get("vector_size"),
+            follow_links=bool(data.get("follow_links", False)),
             files={k: FileEntry(**v) for k, v in data.get("files", {}).items()},
         )
 

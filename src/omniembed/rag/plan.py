@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import math
 import sys
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -32,6 +33,9 @@ from .report import FileIssue
 #: Pieces per embedding call at most: bounds memory (vectors, rendered pages) and the work
 #: a kill loses; enough for the runtime to keep several requests in flight.
 MAX_WINDOW_PIECES = 512
+#: File systems keep mtimes to 1 ns … 2 s: a file changed within this of its last check can
+#: keep its stat, so its content is hashed again ("racy" stat, as git calls it).
+STAT_TICK_NS = 2_000_000_000
 
 
 @dataclass(frozen=True)
@@ -158,6 +162,9 @@ class Todo:
     sha256: str
     #: Its pieces as the survey counted them (a video's: an estimate from its length).
     pieces: int = 0
+    #: When its content was read (hashed): its stat is trusted next time only if it was
+    #: last modified well before that.
+    read_ns: int = 0
 
 
 class Windows:
@@ -195,7 +202,9 @@ class Survey:
         video_interval_sec: float,
         known: Mapping[str, FileEntry],
         max_group_files: int,
+        verify: bool = False,
     ):
+        self.verify = verify
         self.embedder = embedder
         self.caps = caps
         self.settings = settings
@@ -244,20 +253,23 @@ class Survey:
             bar.close()
 
     def _visit(self, file: SourceFile, on_bytes: Callable[[int], None]) -> None:
+        if file.outside:
+            reason = "a link to outside the folder (pass follow_links=True to index it)"
+            self.skipped.append(FileIssue(file.source, reason))
+            return
         entry = self.known.get(file.source)
         current = entry is not None and entry.plan == self.plan_key
         if (
             entry is not None
             and current
-            and (entry.size, entry.mtime_ns)
-            == (
-                file.size,
-                file.mtime_ns,
-            )
+            and not self.verify
+            and (entry.size, entry.mtime_ns) == (file.size, file.mtime_ns)
+            and file.mtime_ns < entry.checked_ns - STAT_TICK_NS
         ):
             self.unchanged.append(file)
             self.unchanged_pieces += entry.pieces
             return
+        read_ns = time.time_ns()
         try:
             sha256 = file.sha256()
         except OSError as exc:
@@ -265,7 +277,7 @@ class Survey:
             return
         if entry is not None and current and entry.sha256 == sha256:
             # Touched, not changed: remember the new stat so the next run skips hashing.
-            touched = FileEntry(sha256, file.size, file.mtime_ns, entry.pieces, entry.plan)
+            touched = FileEntry(sha256, file.size, file.mtime_ns, entry.pieces, entry.plan, read_ns)
             self.touched.append((file, touched))
             self.unchanged_pieces += entry.pieces
             return
@@ -275,9 +287,8 @@ class Survey:
             self.skipped.append(FileIssue(file.source, str(skip)))
             return
         if plan.video is not None:
-            self.todo.append(
-                Todo(file, sha256, segments := _video_segments(plan.video, self.video_interval_sec))
-            )
+            segments = _video_segments(plan.video, self.video_interval_sec)
+            self.todo.append(Todo(file, sha256, segments, read_ns))
             self.videos += 1
             self.video_pieces += segments
             self.pieces += segments
@@ -300,7 +311,7 @@ class Survey:
             del self._inputs[mark:], self._titles[mark:], self._owners[mark:]
             self.failed.append(FileIssue(file.source, describe(exc)))
             return
-        self.todo.append(Todo(file, sha256, count))
+        self.todo.append(Todo(file, sha256, count, read_ns))
         self.pieces += count
         self._files += 1
         if self._windows.full(len(self._inputs), self._files):

@@ -20,16 +20,19 @@ SYSTEM = (
 _TEXT_MODALITIES = ("text", "pdf_page")
 
 
-def user_message(question: str, hits: Sequence[Hit], root: Path) -> Message:
+def user_message(
+    question: str, hits: Sequence[Hit], root: Path, *, follow_links: bool = False
+) -> Message:
     """Labels and media interleaved (a label right before its medium lets the model tell
-    sources apart), then the text passages, then the question."""
+    sources apart), then the text passages, then the question. Media are read from
+    ``root``, never from outside it unless the store was indexed ``follow_links``."""
     parts: list[Part] = []
     shown: set[tuple[object, ...]] = set()
     for hit in hits:
         key = (hit.source, hit.page, hit.start_offset_sec, hit.end_offset_sec)
         if hit.modality == "text" or key in shown:
             continue
-        media = _media(hit, root)
+        media = _media(hit, root, follow_links)
         if media is None:
             continue
         shown.add(key)
@@ -45,9 +48,13 @@ def user_message(question: str, hits: Sequence[Hit], root: Path) -> Message:
     return Message("user", parts)
 
 
-def _media(hit: Hit, root: Path) -> Part | None:
-    """The hit's medium from the indexed folder, or None (moved, changed, unreadable)."""
+def _media(hit: Hit, root: Path, follow_links: bool) -> Part | None:
+    """The hit's medium from the indexed folder, or None (moved, changed, unreadable, or a
+    link out of the folder)."""
     path = root / hit.source
+    if not follow_links and not path.resolve().is_relative_to(root.resolve()):
+        logger.warning("not attaching %s: it leads outside %s", hit.citation, root)
+        return None
     try:
         if hit.modality == "pdf_page":
             return _page_image(path, hit.page or 1)
