@@ -120,6 +120,61 @@ def _wav(seconds: float) -> bytes:
     return make.wav(seconds, rate=800)
 
 
+@cache
+def _sound_only_mp4() -> bytes:
+    """An MP4 (brand isom, so it sniffs as video/mp4) holding only an AAC sound track."""
+    import io
+
+    import av
+    import numpy as np
+
+    out = io.BytesIO()
+    with av.open(out, mode="w", format="mp4") as container:
+        sound = container.add_stream("aac", rate=8000)
+        for start in range(0, 8000, 1024):
+            block = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), "fltp", "mono")
+            block.sample_rate = 8000
+            block.pts = start
+            container.mux(sound.encode(block))
+        container.mux(sound.encode())
+    return out.getvalue()
+
+
+def _bomb_png(width: int = 20000, height: int = 20000) -> bytes:
+    """A tiny PNG whose header claims ``width`` × ``height`` pixels."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = struct.pack(">I", zlib.crc32(kind + data))
+        return struct.pack(">I", len(data)) + kind + data + crc
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\x00" * 64))
+        + chunk(b"IEND", b"")
+    )
+
+
+@cache
+def _truncated(image_format: str) -> bytes:
+    """A noisy 128×128 image without its last 40%: a valid header, the end cut off (an
+    interrupted copy)."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    pixels = np.random.default_rng(13).integers(0, 256, (128, 128, 3), dtype=np.uint8)
+    out = io.BytesIO()
+    Image.fromarray(pixels).save(out, format=image_format)
+    data = out.getvalue()
+    return data[: len(data) * 6 // 10]
+
+
+HEIC = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"\x00garbage" * 50
 CORRUPT_PNG = b"\x89PNG\r\n\x1a\n" + b"\x00garbage" * 50
 CORRUPT_PDF = b"%PDF-1.4\n" + b"garbage\n" * 50
 CORRUPT_MP4 = b"\x00\x00\x00\x18ftypmp42" + b"\x00garbage" * 50
@@ -928,6 +983,149 @@ ROWS: list[Row] = [
         MissingCredentialsError,
         "no Gemini API key",
         setup=Ctx.no_credentials,
+    ),
+    # --- issue 13: input hardening -----------------------------------------------------------
+    Row(
+        "lone-surrogate-text",
+        lambda c: c.gemini().embed(["ok", "bad \ud800 text"]),
+        InputError,
+        "input 1: the text holds a lone surrogate ('\\ud800' at character 4)",
+    ),
+    Row(
+        "lone-surrogate-title",
+        lambda c: c.gemini("gemini-embedding-001").embed(["a"], titles=["bad \ud800"]),
+        InvalidParameterError,
+        "titles[0] holds a lone surrogate ('\\ud800' at character 4)",
+    ),
+    Row(
+        "lone-surrogate-instruct",
+        lambda c: c.dashscope(instruct="find \udfff"),
+        InvalidParameterError,
+        "instruct= holds a lone surrogate ('\\udfff' at character 5)",
+    ),
+    Row(
+        "title-not-text",
+        lambda c: c.gemini("gemini-embedding-001").embed(["a"], titles=[1]),
+        InvalidParameterError,
+        "titles[0] is a int; give a str (or None) per input",
+    ),
+    Row(
+        "max-concurrency-zero",
+        lambda c: c.vertex(max_concurrency=0),
+        InvalidParameterError,
+        "max_concurrency=0 must be a whole number >= 1",
+    ),
+    Row(
+        "requests-per-minute-nan",
+        lambda c: GeminiEmbedder(api_key="k", requests_per_minute=float("nan")),
+        InvalidParameterError,
+        "requests_per_minute=nan must be a finite number > 0",
+    ),
+    Row(
+        "max-retries-negative",
+        lambda c: c.dashscope(max_retries=-1),
+        InvalidParameterError,
+        "max_retries=-1 must be a whole number >= 0",
+    ),
+    Row(
+        "timeout-negative",
+        lambda c: c.dashscope(timeout=-5),
+        InvalidParameterError,
+        "timeout=-5 must be a finite number of seconds > 0, or None",
+    ),
+    Row(
+        "inflight-bytes-zero",
+        lambda c: GeminiEmbedder(api_key="k", max_inflight_bytes=0),
+        InvalidParameterError,
+        "max_inflight_bytes=0 must be a whole number >= 1",
+    ),
+    Row(
+        "dimension-bool-gemini",
+        lambda c: GeminiEmbedder(api_key="k", output_dimensionality=True),
+        InvalidParameterError,
+        "output_dimensionality=True is not allowed for gemini-embedding-2",
+    ),
+    Row(
+        "decompression-bomb",
+        lambda c: c.dashscope().embed([c.media("huge.png", _bomb_png())]),
+        MediaLimitError,
+        "the image claims 400,000,000 pixels, over the 178,956,970-pixel limit",
+    ),
+    Row(
+        "segment-interval-not-finite",
+        lambda c: VideoSegmentConfig(0, None, float("inf")),
+        InvalidParameterError,
+        "VideoSegmentConfig.interval_sec must be a finite number of seconds, got inf",
+    ),
+    Row(
+        "too-many-segments",
+        lambda c: c.gemini().embed_video(
+            c.media("v.mp4", _video(3)), VideoSegmentConfig(interval_sec=1e-300)
+        ),
+        InvalidParameterError,
+        "interval_sec=1e-300 would cut the 3.0 s stretch into",
+    ),
+    Row(
+        "oversized-small-image-vertex",
+        lambda c: c.vertex().embed([c.sparse("big.png", _png(), 21 * 2**20)]),
+        MediaLimitError,
+        "the image is 21.0 MiB at 16×16 px; multimodalembedding@001 takes at most 20 MiB",
+    ),
+    Row(
+        "truncated-png",
+        lambda c: c.gemini().embed([c.media("cut.png", _truncated("PNG"))]),
+        UnsupportedMediaError,
+        "cut.png): the image is truncated or corrupt (",
+    ),
+    Row(
+        "truncated-jpeg",
+        lambda c: c.vertex().embed([c.media("cut.jpg", _truncated("JPEG"))]),
+        UnsupportedMediaError,
+        "cut.jpg): the image is truncated or corrupt (",
+    ),
+    Row(
+        "heic-on-gemini",
+        lambda c: c.gemini().embed([c.media("photo.heic", HEIC)]),
+        UnsupportedMediaError,
+        "gemini-embedding-2 takes PNG or JPEG images, not image/heic; it cannot be converted",
+    ),
+    Row(
+        "heic-on-vertex",
+        lambda c: c.vertex().embed([c.media("photo.heic", HEIC)]),
+        UnsupportedMediaError,
+        "multimodalembedding@001 takes JPEG or PNG images, not image/heic",
+    ),
+    Row(
+        "heic-on-dashscope",
+        lambda c: c.dashscope().embed([c.media("photo.heic", HEIC)]),
+        UnsupportedMediaError,
+        "tongyi-embedding-vision-plus does not take image/heic images",
+    ),
+    Row(
+        "sound-only-mp4-gemini",
+        lambda c: c.gemini().embed([c.media("talk.mp4", _sound_only_mp4())]),
+        UnsupportedMediaError,
+        "the file has no video track (only sound), so gemini-embedding-2 cannot embed it as "
+        "video; for sound alone, convert it to MP3 or WAV and pass it as audio",
+    ),
+    Row(
+        "sound-only-mp4-vertex",
+        lambda c: c.vertex().embed([c.media("talk.mp4", _sound_only_mp4())]),
+        UnsupportedMediaError,
+        "the file has no video track (only sound), so multimodalembedding@001 cannot embed it",
+    ),
+    Row(
+        "sound-only-mp4-dashscope",
+        lambda c: c.dashscope().embed([c.media("talk.mp4", _sound_only_mp4())]),
+        UnsupportedMediaError,
+        "the file has no video track (only sound), so tongyi-embedding-vision-plus cannot",
+    ),
+    Row(
+        "text-huge-gemini",
+        lambda c: c.gemini("gemini-embedding-001").embed(["word " * 5_000_000]),
+        None,
+        "the text is far over gemini-embedding-001's 2048-token limit; sending its first "
+        "131072 characters",
     ),
     # --- models and setup ----------------------------------------------------------------------
     Row(

@@ -92,8 +92,12 @@ def test_random_fault_mix_loses_nothing_and_keeps_order(emu: Emulator) -> None:
 
 def test_one_rejected_item_does_not_lose_the_others(emu: Emulator) -> None:
     good = [Media.from_bytes(make.image((i * 30, 10, 10))) for i in range(7)]
-    # Declared PNG but really JPEG: passes local checks, rejected by the service (400).
-    liar = Media.from_bytes(make.image(fmt="JPEG"), mime_type="image/png")
+    # A PNG whose compressed data is damaged mid-file (header and end marker intact): passes
+    # the local checks, rejected by the service (400). (A JPEG declared image/png no longer
+    # is: Media corrects a declared image type from the bytes.)
+    damaged = bytearray(make.image(fmt="PNG"))
+    damaged[len(damaged) // 2 : len(damaged) // 2 + 8] = b"\xff" * 8
+    liar = Media.from_bytes(bytes(damaged))
     inputs = [*good[:3], liar, *good[3:]]
     with pytest.raises(PartialFailureError) as raised:
         gemini(emu, "gemini-embedding-2").embed(inputs)

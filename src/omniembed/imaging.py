@@ -6,7 +6,7 @@ import io
 
 from .errors import UnsupportedMediaError
 from .media import Media
-from .probe import require
+from .probe import pixel_limit_error, require
 
 
 def reencode(media: Media, image_format: str = "PNG", max_side: int | None = None) -> bytes:
@@ -29,6 +29,8 @@ def reencode(media: Media, image_format: str = "PNG", max_side: int | None = Non
             out = io.BytesIO()
             image.save(out, format=image_format.upper(), **_save_options(image_format))
             return out.getvalue()
+    except pil.DecompressionBombError as exc:
+        raise pixel_limit_error(pil, exc, media) from exc
     except (OSError, SyntaxError, ValueError) as exc:
         raise UnsupportedMediaError(
             f"the image cannot be decoded ({exc}); is the file corrupt?", source=media.source

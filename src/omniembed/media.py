@@ -27,7 +27,7 @@ class Media:
     ``http(s)://``, ``oss://``) are passed to providers that accept them by reference.
     """
 
-    __slots__ = ("_data", "_head", "_mime", "_path", "_size", "_uri")
+    __slots__ = ("_data", "_declared", "_head", "_mime", "_path", "_size", "_uri")
 
     def __init__(
         self,
@@ -43,6 +43,8 @@ class Media:
         self._path = path
         self._uri = uri
         self._mime = mime_type.lower() if mime_type else None
+        #: An explicit image type not yet compared with the content's magic bytes.
+        self._declared = bool(self._mime and self._mime.startswith("image/") and uri is None)
         self._size: int | None = len(data) if data is not None else None
         self._head: bytes | None = None
 
@@ -147,6 +149,13 @@ class Media:
         """The MIME type: explicit, else sniffed from content, else from the name."""
         if self._mime is None:
             self._mime = self._detect_mime()
+        elif self._declared:
+            # A declared image type loses to the content's own (PNG bytes declared
+            # image/jpeg are PNG): services refuse bytes that contradict their type.
+            self._declared = False
+            sniffed = sniff_mime(self.head())
+            if sniffed and sniffed.startswith("image/") and sniffed != self._mime:
+                self._mime = sniffed
         return self._mime
 
     @property

@@ -46,6 +46,9 @@ def sniff_mime(head: bytes) -> str | None:
         return "image/tiff"
     if head[4:8] == b"ftyp":
         brand = head[8:12]
+        image = _still_image_type(head)
+        if image is not None:
+            return image
         if brand in _QUICKTIME_BRANDS:
             return "video/quicktime"
         if brand in _AUDIO_MP4_BRANDS:
@@ -64,6 +67,28 @@ def sniff_mime(head: bytes) -> str | None:
     # BMP last: "BM" is a short, weak signature; check the header size field too.
     if head.startswith(b"BM") and len(head) >= 18 and head[14] in (12, 40, 52, 56, 64, 108, 124):
         return "image/bmp"
+    return None
+
+
+#: HEIF-family (ISO/IEC 23008-12) brands: still images in an ISO-BMFF box like MP4's.
+_AVIF_BRANDS = (b"avif", b"avis")
+_HEIC_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx")
+_HEIF_BRANDS = (b"mif1", b"msf1", b"mif2")
+
+
+def _still_image_type(head: bytes) -> str | None:
+    """``image/avif`` / ``image/heic`` / ``image/heif`` for an ``ftyp`` box naming a HEIF
+    brand (major, or compatible when the major brand is the generic ``mif1``/``msf1``)."""
+    size = int.from_bytes(head[:4], "big")
+    major = head[8:12]
+    compatible = [head[i : i + 4] for i in range(16, min(size, len(head)) - 3, 4)]
+    for brands in ((major,), compatible) if major in _HEIF_BRANDS else ((major,),):
+        if any(b in _AVIF_BRANDS for b in brands):
+            return "image/avif"
+        if any(b in _HEIC_BRANDS for b in brands):
+            return "image/heic"
+    if major in _HEIF_BRANDS:
+        return "image/heif"
     return None
 
 

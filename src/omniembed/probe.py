@@ -8,12 +8,18 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 from collections.abc import Callable
 from importlib import import_module
 from types import ModuleType
 from typing import BinaryIO, TypeVar
 
-from .errors import MediaNotFoundError, MissingDependencyError, UnsupportedMediaError
+from .errors import (
+    MediaLimitError,
+    MediaNotFoundError,
+    MissingDependencyError,
+    UnsupportedMediaError,
+)
 from .media import Media
 
 logger = logging.getLogger("omniembed.probe")
@@ -45,6 +51,8 @@ def image_size(media: Media) -> tuple[int, int]:
     try:
         with pil.open(stream) as image:
             return int(image.width), int(image.height)
+    except pil.DecompressionBombError as exc:
+        raise pixel_limit_error(pil, exc, media) from exc
     except (OSError, SyntaxError, ValueError) as exc:
         raise UnsupportedMediaError(
             f"the image cannot be decoded ({exc}); is the file corrupt?", source=media.source
@@ -53,16 +61,83 @@ def image_size(media: Media) -> tuple[int, int]:
         stream.close()
 
 
+def pixel_limit_error(pil: ModuleType, exc: Exception, media: Media) -> MediaLimitError:
+    """A typed error for Pillow's `DecompressionBombError` (a header that claims more
+    pixels than it is safe to decode: twice ``PIL.Image.MAX_IMAGE_PIXELS``)."""
+    found = re.search(r"\((\d+) pixels\)", str(exc))
+    pixels = f"{int(found.group(1)):,} pixels" if found else "too many pixels"
+    limit = 2 * int(pil.MAX_IMAGE_PIXELS or 0)
+    return MediaLimitError(
+        f"the image claims {pixels}, over the {limit:,}-pixel limit of what is safe to "
+        "decode (a decompression bomb, or a huge scan); downscale it before embedding",
+        source=media.source,
+    )
+
+
+def decodable_image(mime_type: str) -> bool:
+    """Whether Pillow reads this image type here (AVIF only where Pillow has libavif)."""
+    if mime_type in DECODABLE_IMAGE_TYPES:
+        return True
+    if mime_type == "image/avif":
+        try:
+            from PIL import features
+        except ImportError:
+            return False
+        return bool(features.check("avif"))
+    return False
+
+
 def check_image(media: Media) -> bool:
     """Parse a local image's header, so a corrupt file is rejected before any request
-    (`UnsupportedMediaError`) instead of being uploaded for the service to refuse.
+    (`UnsupportedMediaError`) instead of being uploaded for the service to refuse. A PNG or
+    JPEG that does not end with its end marker (IEND / EOI) is decoded in full, so a
+    truncated file fails here too (complete files pay only for reading their last bytes).
 
     Returns False when the image cannot be checked here (remote, a type Pillow does not
     read, or Pillow not installed) and the service has to judge it.
     """
-    if media.is_remote or media.mime_type not in DECODABLE_IMAGE_TYPES:
+    if media.is_remote or not decodable_image(media.mime_type):
         return False
-    return probe_or_none(image_size, media) is not None
+    if probe_or_none(image_size, media) is None:
+        return False
+    marker = _END_MARKERS.get(media.mime_type)
+    if marker is not None and marker not in _tail(media, 64):
+        # Trailing data after the marker is legal (e.g. a Motion Photo's appended MP4), so
+        # a missing marker at the end only means "decode to be sure".
+        _decode_fully(media)
+    return True
+
+
+#: The last bytes of a complete PNG (the IEND chunk with its CRC) / JPEG (EOI).
+_END_MARKERS = {"image/png": b"IEND\xaeB`\x82", "image/jpeg": b"\xff\xd9"}
+
+
+def _tail(media: Media, n: int) -> bytes:
+    if media.path is None:
+        return media.read_bytes()[-n:]
+    stream = _stream(media)
+    try:
+        size = stream.seek(0, io.SEEK_END)
+        stream.seek(max(0, size - n))
+        return stream.read(n)
+    finally:
+        stream.close()
+
+
+def _decode_fully(media: Media) -> None:
+    pil = require("PIL.Image", purpose="check images")
+    stream = _stream(media)
+    try:
+        with pil.open(stream) as image:
+            image.load()
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise UnsupportedMediaError(
+            f"the image is truncated or corrupt ({exc}); is the file complete? Re-export or "
+            "re-download it",
+            source=media.source,
+        ) from exc
+    finally:
+        stream.close()
 
 
 def probe_or_none(probe: Callable[[Media], T], media: Media) -> T | None:
@@ -118,6 +193,35 @@ def media_duration_sec(media: Media) -> float:
     if seconds is None:
         raise UnsupportedMediaError("the media does not declare a duration", source=media.source)
     return seconds
+
+
+def tracks(media: Media) -> tuple[bool, bool]:
+    """(has a video track, has a sound track) of a local container, from its header."""
+    av = require("av", purpose="read video tracks")
+    source: object = str(media.path) if media.path is not None else io.BytesIO(media.read_bytes())
+    try:
+        with av.open(source) as container:
+            return bool(container.streams.video), bool(container.streams.audio)
+    except (av.error.FFmpegError, OSError, ValueError) as exc:
+        raise UnsupportedMediaError(
+            f"the media cannot be decoded ({exc}); is the file corrupt?", source=media.source
+        ) from exc
+
+
+def require_video_track(media: Media, model: str, sound_hint: str) -> None:
+    """Raise `UnsupportedMediaError` for a local "video" with no picture (e.g. an MP4
+    holding only sound, which sniffs as video/mp4). ``sound_hint`` says what to do with
+    sound on this model. Nothing is checked without PyAV or for remote media."""
+    if media.is_remote:
+        return
+    found = probe_or_none(tracks, media)
+    if found is None or found[0]:
+        return
+    what = "only sound" if found[1] else "no tracks"
+    raise UnsupportedMediaError(
+        f"the file has no video track ({what}), so {model} cannot embed it as video; " + sound_hint,
+        source=media.source,
+    )
 
 
 def has_audio_track(media: Media) -> bool:

@@ -32,9 +32,15 @@ class VideoSegmentConfig:
     def __post_init__(self) -> None:
         for name in ("start_offset_sec", "end_offset_sec", "interval_sec"):
             value = getattr(self, name)
-            if value is not None and (not isinstance(value, (int, float)) or math.isnan(value)):
+            if value is not None and (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not math.isfinite(value)
+            ):
                 raise InvalidParameterError(
-                    f"VideoSegmentConfig.{name} must be a number of seconds, got {value!r}"
+                    f"VideoSegmentConfig.{name} must be a finite number of seconds, got "
+                    f"{value!r}"
+                    + (" (use None for 'to the end')" if name == "end_offset_sec" else "")
                 )
         if self.start_offset_sec < 0:
             raise InvalidParameterError(

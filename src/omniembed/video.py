@@ -7,11 +7,12 @@ multimodal embedding model reads 120 s): each request carries only its window's 
 from __future__ import annotations
 
 import io
+import math
 from dataclasses import dataclass
 from fractions import Fraction
 from types import ModuleType
 
-from .errors import UnsupportedMediaError
+from .errors import InvalidParameterError, UnsupportedMediaError
 from .media import Media
 from .probe import require
 
@@ -30,17 +31,34 @@ class VideoWindow:
     actual_end_sec: float
 
 
+#: Most segments one video may be cut into: 10,000 covers ~2.8 h at 1 s, or 11 h at the 4 s
+#: minimum interval of Vertex AI's multimodalembedding@001 (its docs: intervalSec >= 4,
+#: at most 120 s analysed per request; https://cloud.google.com/vertex-ai/generative-ai/
+#: docs/embeddings/get-multimodal-embeddings). More is a mistake (an interval in ms?), not
+#: a workload: each segment is one request / one vector.
+MAX_SEGMENTS_PER_VIDEO = 10_000
+
+
 def windows(
     duration_sec: float, start_sec: float, end_sec: float | None, length_sec: float
 ) -> list[tuple[float, float]]:
     """Consecutive ``(start, end)`` windows of at most ``length_sec`` covering
     ``[start_sec, min(end_sec, duration_sec))``."""
     stop = duration_sec if end_sec is None else min(end_sec, duration_sec)
+    span = stop - start_sec
+    count = math.ceil((span - 1e-6) / length_sec) if span > 1e-6 else 0
+    if count > MAX_SEGMENTS_PER_VIDEO:
+        # Checked before any window is listed or cut: a tiny interval would otherwise loop
+        # (1e-300 s never moves the cursor) until memory runs out.
+        raise InvalidParameterError(
+            f"interval_sec={length_sec:g} would cut the {span:.1f} s stretch into {count:,} "
+            f"segments; at most {MAX_SEGMENTS_PER_VIDEO:,} per video. Use interval_sec >= "
+            f"{span / MAX_SEGMENTS_PER_VIDEO:.3g}, or a shorter stretch (start/end_offset_sec)"
+        )
     out = []
-    cursor = start_sec
-    while cursor < stop - 1e-6:
-        out.append((cursor, min(cursor + length_sec, stop)))
-        cursor += length_sec
+    for number in range(count):
+        begin = start_sec + number * length_sec
+        out.append((begin, min(begin + length_sec, stop)))
     return out
 
 
@@ -55,7 +73,12 @@ def cut_window(
     seconds (what a model that embeds a whole clip needs).
     """
     window = _remux(media, start_sec, end_sec)
-    if exact and start_sec - window.actual_start_sec > _EXACT_TOLERANCE_SEC:
+    if exact and (
+        start_sec - window.actual_start_sec > _EXACT_TOLERANCE_SEC
+        # B-frames: the window also carries frames shown at or after end_sec (references
+        # of frames shown before it).
+        or window.actual_end_sec - end_sec > _EXACT_TOLERANCE_SEC
+    ):
         return _reencode(media, start_sec, end_sec)
     return window
 
@@ -84,6 +107,10 @@ def _remux(media: Media, start_sec: float, end_sec: float) -> VideoWindow:
             last_time = start_sec
             with av.open(out, mode="w", format="mp4") as target:
                 copy = target.add_stream_from_template(stream)
+                # Packets come in decode order. With B-frames a frame shown before end_sec
+                # can be decoded after one shown at or past it (and need it as a
+                # reference), so stop only at the first packet *decoded* at or past
+                # end_sec: every later one is also shown at or past it (pts >= dts).
                 for packet in container.demux(stream):
                     if packet.pts is None or packet.dts is None:
                         continue  # the demuxer's flush packet
@@ -91,9 +118,11 @@ def _remux(media: Media, start_sec: float, end_sec: float) -> VideoWindow:
                     if first is None:
                         first = packet.pts
                         first_time = seconds
-                    if seconds >= end_sec:
+                    if float(packet.dts * base) >= end_sec:
                         break
-                    last_time = seconds + float((packet.duration or 0) * base)
+                    if packet.pts < first:
+                        continue  # a leading frame of an open GOP: its reference is not here
+                    last_time = max(last_time, seconds + float((packet.duration or 0) * base))
                     packet.pts -= first
                     packet.dts -= first
                     packet.stream = copy

@@ -63,13 +63,13 @@ from ..errors import (
 )
 from ..media import Media
 from ..mime import Modality
-from ..probe import check_container, check_image
+from ..probe import check_container, check_image, decodable_image, require_video_track
 from ..runtime.batching import WorkItem
 from ..runtime.cache import cache_key
 from ..runtime.runner import BatchOutcome
 from ..tasks import Task
 from ..types import Embedding
-from .base import Embedder, Parts, as_secret
+from .base import Embedder, Parts, as_secret, lone_surrogate
 from .dashscope_errors import PROVIDER, error_from_exception, error_from_response
 from .dashscope_models import DashScopeModelSpec, model_spec
 
@@ -269,6 +269,14 @@ class DashScopeEmbedder(Embedder):
             isinstance(self.instruct, str) and self.instruct.strip()
         ):
             raise InvalidParameterError("instruct= must be a non-empty string (or None)")
+        instruct = self.instruct
+        bad = None if instruct is None else lone_surrogate(instruct)
+        if instruct is not None and bad is not None:
+            raise InvalidParameterError(
+                f"instruct= holds a lone surrogate ({instruct[bad]!r} at character {bad}), "
+                "which is not valid Unicode and cannot be sent as UTF-8; fix how it was decoded "
+                "or remove that character"
+            )
 
     @property
     def output_dimension(self) -> int:
@@ -419,6 +427,13 @@ class DashScopeEmbedder(Embedder):
                 )
             return _Image(item)  # the service fetches and checks it
         mime, size = item.mime_type, item.size or 0
+        if mime not in spec.image_mime_types and not decodable_image(mime):
+            raise UnsupportedMediaError(
+                f"{spec.name} does not take {mime} images, and it cannot be converted here "
+                "(Pillow does not read it); convert it to JPEG or PNG first",
+                index=index,
+                source=item.source,
+            )
         if (
             mime in spec.image_mime_types
             and mime in _IMAGE_FORMATS
@@ -498,6 +513,9 @@ class DashScopeEmbedder(Embedder):
         # Read the container header before uploading: a corrupt file would otherwise be
         # uploaded, then refused by the service.
         check_container(item)
+        require_video_track(
+            item, spec.name, "its models embed pictures (text, images, video), not sound"
+        )
         return item
 
     # --- sending -------------------------------------------------------------------------

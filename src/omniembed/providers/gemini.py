@@ -39,7 +39,14 @@ from ..errors import (
 )
 from ..media import Media
 from ..mime import Modality
-from ..probe import check_image, has_audio_track, image_size, probe_or_none
+from ..probe import (
+    check_image,
+    decodable_image,
+    has_audio_track,
+    image_size,
+    probe_or_none,
+    require_video_track,
+)
 from ..runtime.batching import WorkItem
 from ..runtime.cache import cache_key
 from ..runtime.runner import BatchOutcome
@@ -60,6 +67,8 @@ logger = logging.getLogger("omniembed.gemini")
 # The Gemini API rejects requests over 20 MB; leave room for JSON and base64 overhead.
 _MAX_REQUEST_BYTES = 18 * 1024 * 1024
 _CHARS_PER_TOKEN = 4  # a conservative estimate for the over-length warning
+#: Characters kept per allowed token when cutting far-too-long text (no token is longer).
+_MAX_CHARS_PER_TOKEN = 64
 
 
 @dataclass(frozen=True)
@@ -167,7 +176,12 @@ class GeminiEmbedder(Embedder):
         if dim is None:
             return
         top = self.spec.default_dimension
-        if not isinstance(dim, int) or dim < self.spec.min_dimension or (top and dim > top):
+        if (
+            isinstance(dim, bool)  # True is an int: it would ask for 1-dimensional vectors
+            or not isinstance(dim, int)
+            or dim < self.spec.min_dimension
+            or (top and dim > top)
+        ):
             allowed = f"{self.spec.min_dimension}..{top}" if top else "a positive integer"
             raise InvalidParameterError(
                 f"output_dimensionality={dim!r} is not allowed for {model}; use {allowed} "
@@ -236,6 +250,8 @@ class GeminiEmbedder(Embedder):
         texts = [p for p in parts if isinstance(p, str)]
         media = [p for p in parts if isinstance(p, Media)]
         self._warn_if_long(index, texts)
+        parts = self._cut_long_texts(index, parts)
+        texts = [p for p in parts if isinstance(p, str)]
         if media and not self.spec.multimodal:
             raise UnsupportedMediaError(
                 f"{self.spec.name} embeds text only; use gemini-embedding-2 for images, "
@@ -280,6 +296,34 @@ class GeminiEmbedder(Embedder):
                 limit,
             )
 
+    def _cut_long_texts(self, index: int, parts: Parts) -> Parts:
+        """Texts far over the model's token limit, cut to a length that still holds more
+        than the model reads.
+
+        The service truncates over-long text by default (Vertex AI's ``autoTruncate`` is
+        on unless set false: https://cloud.google.com/vertex-ai/generative-ai/docs/
+        reference/rest/Shared.Types/TextEmbeddingPredictionParams; the Gemini API has no
+        switch and truncates too), so the vector is the same; what is cut is what could
+        not be sent at all (25 MB of text is over the 20 MB request limit) or would be
+        paid for as bandwidth only. No token is wider than `_MAX_CHARS_PER_TOKEN`
+        characters, so the first ``max_tokens`` tokens always survive the cut.
+        """
+        limit = self.spec.max_tokens
+        if not limit:
+            return parts
+        keep = limit * _MAX_CHARS_PER_TOKEN
+        if all(not isinstance(p, str) or len(p) <= keep for p in parts):
+            return parts
+        logger.warning(
+            "input %d: the text is far over %s's %d-token limit; sending its first %d "
+            "characters (more than the service reads), not all of it",
+            index,
+            self.spec.name,
+            limit,
+            keep,
+        )
+        return tuple(p[:keep] if isinstance(p, str) else p for p in parts)
+
     def _check_media(self, index: int, media: list[Media]) -> tuple[set[int], int]:
         """Check gemini-embedding-2's per-input limits; return ids of images to re-encode
         and the media's estimated tokens."""
@@ -290,18 +334,35 @@ class GeminiEmbedder(Embedder):
         for item in media:
             self._check_reference(index, item)
             mime = item.mime_type
+            # The byte size first: from the file's size, before anything reads it whole.
+            if not item.is_remote and (item.size or 0) > _MAX_REQUEST_BYTES:
+                raise MediaLimitError(
+                    f"the file is {(item.size or 0) / 2**20:.1f} MiB; inline media must stay under "
+                    f"{_MAX_REQUEST_BYTES // 2**20} MiB per request"
+                    + ("; pass a gs:// URI instead" if self.vertexai else ""),
+                    index=index,
+                    source=item.source,
+                )
             if mime.startswith("image/"):
                 images += 1
+                if mime not in spec.image_mime_types and not (
+                    not item.is_remote and decodable_image(mime)
+                ):
+                    how = (
+                        "convert it to JPEG or PNG first"
+                        if item.is_remote
+                        else "it cannot be converted here (Pillow does not read it); convert "
+                        "it to JPEG or PNG first"
+                    )
+                    raise UnsupportedMediaError(
+                        f"{spec.name} takes PNG or JPEG images, not {mime}; {how}",
+                        index=index,
+                        source=item.source,
+                    )
                 check_image(item)  # a corrupt image is refused here, not by the service
                 size = None if item.scheme == "gs" else probe_or_none(image_size, item)
                 tokens += token_estimate.image_tokens(*(size or (None, None)))
                 if mime not in spec.image_mime_types:
-                    if item.is_remote:
-                        raise UnsupportedMediaError(
-                            f"{spec.name} takes PNG or JPEG images, not {mime}",
-                            index=index,
-                            source=item.source,
-                        )
                     reencode.add(id(item))
             elif mime.startswith("video/"):
                 if mime not in spec.video_mime_types:
@@ -311,6 +372,11 @@ class GeminiEmbedder(Embedder):
                         index=index,
                         source=item.source,
                     )
+                require_video_track(
+                    item,
+                    spec.name,
+                    "for sound alone, convert it to MP3 or WAV and pass it as audio",
+                )
                 seconds = _probe_or_none(_duration, item)
                 sound = seconds is not None and _probe_or_none(has_audio_track, item)
                 tokens += token_estimate.video_tokens(seconds)
@@ -357,14 +423,6 @@ class GeminiEmbedder(Embedder):
             else:
                 raise UnsupportedMediaError(
                     f"{spec.name} does not embed {mime}", index=index, source=item.source
-                )
-            if not item.is_remote and (item.size or 0) > _MAX_REQUEST_BYTES:
-                raise MediaLimitError(
-                    f"the file is {(item.size or 0) / 2**20:.1f} MiB; inline media must stay under "
-                    f"{_MAX_REQUEST_BYTES // 2**20} MiB per request"
-                    + ("; pass a gs:// URI instead" if self.vertexai else ""),
-                    index=index,
-                    source=item.source,
                 )
         if images > spec.max_images:
             raise MediaLimitError(

@@ -77,5 +77,7 @@ NATIVE_MIME_TYPES = frozenset(
     }
 )
 
-#: Image formats sent after a lossless re-encode to PNG.
-REENCODED_IMAGE_TYPES = frozenset({"image/gif", "image/bmp", "image/tiff"})
+#: Image formats sent after a lossless re-encode to PNG (AVIF: Gemini's image
+#: understanding lists PNG, JPEG, WEBP, HEIC and HEIF only,
+#: https://ai.google.dev/gemini-api/docs/image-understanding).
+REENCODED_IMAGE_TYPES = frozenset({"image/gif", "image/bmp", "image/tiff", "image/avif"})

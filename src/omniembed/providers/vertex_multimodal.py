@@ -35,7 +35,7 @@ from ..errors import (
     UnsupportedMediaError,
 )
 from ..media import Media
-from ..probe import check_image
+from ..probe import check_image, decodable_image, image_size, require_video_track
 from ..runtime.batching import WorkItem
 from ..runtime.cache import cache_key
 from ..runtime.runner import BatchOutcome
@@ -49,7 +49,14 @@ logger = logging.getLogger("omniembed.vertex")
 MODEL = "multimodalembedding@001"
 DIMENSIONS = (128, 256, 512, 1408)
 VIDEO_DIMENSION = 1408
+#: "Image size limit: 20 MB" (https://cloud.google.com/vertex-ai/generative-ai/docs/
+#: embeddings/get-multimodal-embeddings, API limits).
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
+#: The image MIME types the model takes: "Only the images in below listed MIME types are
+#: supported. - image/jpeg - image/png" (https://cloud.google.com/vertex-ai/generative-ai/
+#: docs/reference/rest/Shared.Types/VisionEmbeddingModelInstance). Other local images that
+#: Pillow reads (WEBP, GIF, BMP, TIFF, AVIF) are sent re-encoded as PNG.
+IMAGE_MIME_TYPES = frozenset({"image/jpeg", "image/png"})
 #: The model's input size: larger images are resized by the service anyway.
 MODEL_IMAGE_SIDE = 512
 MAX_TEXT_TOKENS = 32
@@ -120,7 +127,11 @@ class VertexMultimodalEmbedder(Embedder):
         progress: bool = False,
         **runtime: Any,
     ):
-        if dimension not in DIMENSIONS:
+        if (
+            isinstance(dimension, bool)
+            or not isinstance(dimension, int)
+            or dimension not in DIMENSIONS
+        ):
             raise InvalidParameterError(
                 f"dimension={dimension!r} is not offered by {MODEL}; use one of "
                 f"{', '.join(map(str, DIMENSIONS))} (video embeddings are always 1408)"
@@ -217,6 +228,9 @@ class VertexMultimodalEmbedder(Embedder):
             _check_segment_config(config)
         if video is None:
             return [self._item(index, _Instance(text, image, None, None, DEFAULT_INTERVAL_SEC))]
+        require_video_track(
+            video, MODEL, "the model reads pictures only (sound in a video is ignored)"
+        )
         if self.dimension != VIDEO_DIMENSION:
             logger.info("input %d: video embeddings are always 1408-dimensional", index)
         interval = (config.interval_sec if config else None) or DEFAULT_INTERVAL_SEC
@@ -245,21 +259,45 @@ class VertexMultimodalEmbedder(Embedder):
                 index=index,
                 source=image.source,
             )
-        if not image.is_remote:
-            # A corrupt file fails here, naming the input, rather than at send time (when
-            # it is downscaled) or at the service (when it is not).
-            check_image(image)
-        if (
-            not image.is_remote
-            and (image.size or 0) > MAX_IMAGE_BYTES
-            and not self.downscale_images
-        ):
-            raise MediaLimitError(
-                f"the image is {(image.size or 0) / 2**20:.1f} MiB; {MODEL} takes at most 20 MiB "
-                "(leave downscale_images=True to shrink it to the model's 512 px first)",
+        mime = image.mime_type
+        if mime not in IMAGE_MIME_TYPES and (image.scheme == "gs" or not decodable_image(mime)):
+            how = (
+                "a gs:// image cannot be converted here; store it as JPEG or PNG"
+                if image.scheme == "gs"
+                else "it cannot be converted here (Pillow does not read it); convert it to JPEG "
+                "or PNG first"
+            )
+            raise UnsupportedMediaError(
+                f"{MODEL} takes JPEG or PNG images, not {mime}; {how}",
                 index=index,
                 source=image.source,
             )
+        if image.is_remote:
+            return
+        size = image.size or 0
+        if size > MAX_IMAGE_BYTES:
+            # Decided from the byte size and the header alone, before the file is read or
+            # decoded whole (a 1.5 GB file must not be loaded and base64-encoded).
+            if not self.downscale_images:
+                raise MediaLimitError(
+                    f"the image is {size / 2**20:.1f} MiB; {MODEL} takes at most 20 MiB "
+                    "(leave downscale_images=True to shrink it to the model's 512 px first)",
+                    index=index,
+                    source=image.source,
+                )
+            width, height = image_size(image)
+            if max(width, height) <= MODEL_IMAGE_SIDE:
+                raise MediaLimitError(
+                    f"the image is {size / 2**20:.1f} MiB at {width}×{height} px; {MODEL} "
+                    "takes at most 20 MiB and downscaling cannot shrink an image already "
+                    f"within {MODEL_IMAGE_SIDE} px. Re-encode it (e.g. as JPEG or an "
+                    "optimised PNG) under 20 MiB",
+                    index=index,
+                    source=image.source,
+                )
+        # A corrupt or truncated file fails here, naming the input, rather than at send time
+        # (when it is downscaled) or at the service (when it is not).
+        check_image(image)
 
     def _windows(
         self, index: int, video: Media, config: VideoSegmentConfig | None
@@ -353,9 +391,14 @@ class VertexMultimodalEmbedder(Embedder):
     def _image_json(self, image: Media) -> dict[str, Any]:
         if image.scheme == "gs":
             return {"gcsUri": image.source, "mimeType": image.mime_type}
-        data = image.read_bytes()
         if self.downscale_images:
-            data = _downscaled(image, data)
+            data = _downscaled(image)
+        elif image.mime_type not in IMAGE_MIME_TYPES:
+            from ..imaging import reencode
+
+            data = reencode(image, "PNG")
+        else:
+            data = image.read_bytes()
         return {"bytesBase64Encoded": base64.b64encode(data).decode("ascii")}
 
     def _send_batch(self, batch: list[WorkItem]) -> Sequence[BatchOutcome]:
@@ -541,12 +584,12 @@ def _media_key(media: Media | None) -> str | None:
     return f"{media.mime_type}:{media.content_hash()}"
 
 
-def _downscaled(image: Media, data: bytes) -> bytes:
-    from ..probe import image_size
-
+def _downscaled(image: Media) -> bytes:
+    """The image's bytes, re-encoded at ≤512 px when larger (read from the header first, so
+    a large file is decoded by Pillow from disk, never held whole as bytes)."""
     width, height = image_size(image)
-    if max(width, height) <= MODEL_IMAGE_SIDE:
-        return data
+    if max(width, height) <= MODEL_IMAGE_SIDE and image.mime_type in IMAGE_MIME_TYPES:
+        return image.read_bytes()
     from ..imaging import reencode
 
     fmt = "JPEG" if image.mime_type == "image/jpeg" else "PNG"
