@@ -14,6 +14,7 @@ results that did succeed, so nothing that was paid for is lost.
 from __future__ import annotations
 
 import copy
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -85,6 +86,17 @@ class ConfigurationError(OmniEmbedError, ValueError):
 
 class MissingCredentialsError(ConfigurationError):
     """No credentials were given and none were found in the environment."""
+
+
+class CacheError(ConfigurationError):
+    """The cache file cannot be used: it (or its folder) cannot be written, or it is not an
+    SQLite cache (corrupt, truncated, another kind of file). Raised when the cache is
+    opened or read, before anything is sent; the message names the file and the fix
+    (delete or move it: only cached vectors are lost, and they are embedded again)."""
+
+    def __init__(self, message: str, *, path: os.PathLike[str] | str | None = None):
+        self.path = path
+        super().__init__(message)
 
 
 # --- service errors ----------------------------------------------------------------------

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import math
 import os
+import re
 import tempfile
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, TypeAlias
 
@@ -25,7 +27,9 @@ from ..errors import (
     DailyQuotaExceededError,
     EmptyInputError,
     InputError,
+    InvalidParameterError,
     NotFoundError,
+    OmniEmbedError,
     PartialFailureError,
     PermissionDeniedError,
     ServiceConnectionError,
@@ -84,6 +88,63 @@ def as_secret(value: str | SecretStr | None, *env_vars: str) -> SecretStr | None
     return None
 
 
+def lone_surrogate(text: str) -> int | None:
+    """The position of the first lone surrogate (e.g. ``"\\ud800"``) in ``text``, or None.
+
+    Such a string cannot be encoded as UTF-8, so no SDK can send it (each would raise an
+    untyped `UnicodeEncodeError` mid-call)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return exc.start
+    return None
+
+
+def check_runtime_settings(
+    *,
+    max_concurrency: object,
+    requests_per_minute: object,
+    tokens_per_minute: object,
+    requests_per_day: object,
+    max_retries: object,
+    timeout: object,
+    max_inflight_bytes: object,
+) -> None:
+    """Raise `InvalidParameterError` naming the first runtime keyword that is out of range
+    (at construction, so a bad setting never fails a call half-way)."""
+    for name, value in (
+        ("max_concurrency", max_concurrency),
+        ("max_inflight_bytes", max_inflight_bytes),
+    ):
+        if not _is_int(value) or value < 1:  # type: ignore[operator]
+            raise InvalidParameterError(f"{name}={value!r} must be a whole number >= 1")
+    if not _is_int(max_retries) or max_retries < 0:  # type: ignore[operator]
+        raise InvalidParameterError(
+            f"max_retries={max_retries!r} must be a whole number >= 0 (0: no retries)"
+        )
+    for name, value in (
+        ("requests_per_minute", requests_per_minute),
+        ("tokens_per_minute", tokens_per_minute),
+        ("requests_per_day", requests_per_day),
+    ):
+        if value is not None and (not _is_number(value) or value < 0):  # type: ignore[operator]
+            raise InvalidParameterError(
+                f"{name}={value!r} must be a finite number > 0, or None for the published quota"
+            )
+    if timeout is not None and (not _is_number(timeout) or timeout <= 0):  # type: ignore[operator]
+        raise InvalidParameterError(
+            f"timeout={timeout!r} must be a finite number of seconds > 0, or None for no timeout"
+        )
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def normalize_input(value: object, index: int) -> Parts:
     """An input as a tuple of parts; raises `InputError` naming the input."""
     if isinstance(value, (str, Media)):
@@ -100,6 +161,14 @@ def normalize_input(value: object, index: int) -> Parts:
     out: list[str | Media] = []
     for part in parts:
         if isinstance(part, str):
+            bad = lone_surrogate(part)
+            if bad is not None:
+                raise InputError(
+                    f"the text holds a lone surrogate ({part[bad]!r} at character {bad}), which "
+                    "is not valid Unicode and cannot be sent as UTF-8; fix how the text was "
+                    "decoded (e.g. read it with errors='replace') or remove that character",
+                    index=index,
+                )
             if part.strip():
                 out.append(part)
         elif isinstance(part, Media):
@@ -164,6 +233,15 @@ class Embedder(ABC):
         provider's per-request limits. ``max_inflight_bytes`` bounds the media bytes of
         requests in flight together (memory stays flat on large videos).
         """
+        check_runtime_settings(
+            max_concurrency=max_concurrency,
+            requests_per_minute=requests_per_minute,
+            tokens_per_minute=tokens_per_minute,
+            requests_per_day=requests_per_day,
+            max_retries=max_retries,
+            timeout=timeout,
+            max_inflight_bytes=max_inflight_bytes,
+        )
         self.model = model
         parsed = Task.parse(default_task)
         assert parsed is not None
@@ -243,7 +321,9 @@ class Embedder(ABC):
         ``options`` are provider-specific (e.g. ``video_segment_config`` for Vertex).
         """
         items, bad, count = self._plan(inputs, task, titles, raise_on_error, options)
-        outcomes = self._runner.run(items, self._send_batch, progress=progress)
+        outcomes = self._runner.run(
+            items, self._send_batch, progress=progress, locate=self._rejected_positions
+        )
         return _assemble(count, items, outcomes, bad, raise_on_error)
 
     async def aembed(
@@ -260,7 +340,9 @@ class Embedder(ABC):
         items, bad, count = await asyncio.to_thread(
             self._plan, inputs, task, titles, raise_on_error, options
         )
-        outcomes = await self._runner.arun(items, self._asend_batch, progress=progress)
+        outcomes = await self._runner.arun(
+            items, self._asend_batch, progress=progress, locate=self._rejected_positions
+        )
         return _assemble(count, items, outcomes, bad, raise_on_error)
 
     def estimate(
@@ -369,6 +451,15 @@ class Embedder(ABC):
     async def _asend_batch(self, batch: list[WorkItem]) -> Sequence[BatchOutcome]:
         """Async `_send_batch`."""
 
+    def _rejected_positions(self, error: OmniEmbedError, size: int) -> list[int]:
+        """The positions in a batch of ``size`` that a service's 400 names.
+
+        Google names the field it rejects (``* BatchEmbedContentsRequest.requests[3].content
+        ...``, one line per violation), DashScope the content (``input.contents[3].text:
+        ...``); position N is the batch's N-th item for both (one request entry / content
+        per item). An error naming nothing gives []: the runtime halves the batch."""
+        return rejected_positions(error, size)
+
     # --- internals -----------------------------------------------------------------------
 
     def _plan(
@@ -389,13 +480,21 @@ class Embedder(ABC):
                 f"titles has {len(titles)} entries for {len(values)} inputs; give one title "
                 "(or None) per input"
             )
+        _check_titles(titles)
         items: list[WorkItem] = []
         bad: dict[int, InputError] = {}
         for index, value in enumerate(values):
             try:
                 parts = normalize_input(value, index)
                 title = titles[index] if titles is not None else None
-                items.extend(self._prepare(index, parts, resolved, title, options))
+                files = _local_files(parts)
+                before = _fingerprint(files)
+                prepared = self._prepare(index, parts, resolved, title, options)
+                if files:
+                    unchanged = _still(files, before if _fingerprint(files) == before else None)
+                    for item in prepared:
+                        item.unchanged = unchanged
+                items.extend(prepared)
             except InputError as exc:
                 bad[index] = exc if exc.index is not None else exc.at(index)
         if bad and raise_on_error:
@@ -414,6 +513,63 @@ class Embedder(ABC):
             f"{type(self).__name__} holds live clients and credentials and is not picklable; "
             "pickle its settings instead and build a new one"
         )
+
+
+def _check_titles(titles: Sequence[object] | None) -> None:
+    """Titles are call-wide settings: a bad one fails the call up front, naming it."""
+    for number, title in enumerate(titles or ()):
+        if title is not None and not isinstance(title, str):
+            raise InvalidParameterError(
+                f"titles[{number}] is a {type(title).__name__}; give a str (or None) per input"
+            )
+        bad = None if title is None else lone_surrogate(title)
+        if bad is not None:
+            raise InvalidParameterError(
+                f"titles[{number}] holds a lone surrogate ({title[bad]!r} at character {bad}), "  # type: ignore[index]
+                "which is not valid Unicode and cannot be sent as UTF-8; fix how it was decoded "
+                "or remove that character"
+            )
+
+
+#: A batch position in a service's 400: Google's ``requests[3]``, DashScope's ``contents[3]``.
+_POSITION = re.compile(r"\b(?:requests|contents)\[(\d+)\]")
+
+#: What says a local file was not rewritten: device, inode, size, mtime and ctime (ns).
+_Stat: TypeAlias = "tuple[tuple[int, int, int, int, int], ...]"
+
+
+def rejected_positions(error: BaseException, size: int) -> list[int]:
+    """The batch positions a service's 400 names (``requests[3]``, ``contents[3]``), or []
+    when it names none or one outside a batch of ``size``."""
+    found = {int(n) for n in _POSITION.findall(str(error))}
+    return sorted(found) if found and max(found) < size else []
+
+
+def _local_files(parts: Parts) -> tuple[Path, ...]:
+    return tuple(p.path for p in parts if isinstance(p, Media) and p.path is not None)
+
+
+def _fingerprint(files: Sequence[Path]) -> _Stat | None:
+    try:
+        stats = [f.stat() for f in files]
+    except OSError:
+        return None
+    return tuple((s.st_dev, s.st_ino, s.st_size, s.st_mtime_ns, s.st_ctime_ns) for s in stats)
+
+
+def _still(files: tuple[Path, ...], when_keyed: _Stat | None) -> Callable[[], bool]:
+    """Whether ``files`` are as they were when the cache key was computed from them.
+
+    The key hashes the bytes read while planning; the request reads the files again when
+    it is sent. Any write in between changes the ctime (which nothing can set back), so a
+    vector is cached only when every file kept the fingerprint it had when it was hashed
+    (checked after the answer, so a write during the send counts too); a file rewritten
+    while it was hashed (``when_keyed`` None) is never cached."""
+
+    def check() -> bool:
+        return when_keyed is not None and _fingerprint(files) == when_keyed
+
+    return check
 
 
 def _regroup(
@@ -506,4 +662,12 @@ def _one_cause(errors: Sequence[Exception]) -> bool:
     )
 
 
-__all__ = ["RUNTIME_SETTINGS", "Embedder", "Parts", "as_secret", "normalize_input"]
+__all__ = [
+    "RUNTIME_SETTINGS",
+    "Embedder",
+    "Parts",
+    "as_secret",
+    "check_runtime_settings",
+    "lone_surrogate",
+    "normalize_input",
+]

@@ -67,6 +67,7 @@ INDEX_WORDS = {
     "tokens_per_minute=": "--tpm",
     "requests_per_day=": "--rpd",
     "tier=": "--tier",
+    "point cache= at another file, or pass cache=None": "or index into a new --store folder",
 }
 ASK_WORDS = {
     **INDEX_WORDS,
@@ -434,10 +435,11 @@ def exit_code(exc: BaseException) -> int:
         return EXIT_QUOTA
     if isinstance(exc, NotFoundError):
         return EXIT_USAGE  # an unknown model: --model
+    from ..errors import CacheError
     from .store import StoreBusyError
 
-    if isinstance(exc, StoreBusyError):
-        return EXIT_ERROR
+    if isinstance(exc, (StoreBusyError, CacheError)):
+        return EXIT_ERROR  # the store's files, not the command, need attention
     if isinstance(exc, (ConfigurationError, InputError)):
         return EXIT_USAGE
     return EXIT_ERROR

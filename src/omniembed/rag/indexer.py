@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -156,22 +157,28 @@ def index_folder(
     """
     root, directory = _check(path, store_dir, video_interval_sec, max_group_files)
     settings = _settings(directory, provider, model, dimension, project, location, rebuild)
+    created = not directory.exists()
     _private(directory)
     waits = _Waits(progress)
-    embedder = build_embedder(
-        settings,
-        base_url=base_url,
-        api_key=api_key,
-        access_token=access_token,
-        cache=directory / CACHE_NAME,
-        requests_per_minute=requests_per_minute,
-        tokens_per_minute=tokens_per_minute,
-        requests_per_day=requests_per_day,
-        tier=tier,
-        max_concurrency=max_concurrency,
-        max_retries=max_retries,
-        on_wait=lambda text: waits.waiting(text),
-    )
+    try:
+        embedder = build_embedder(
+            settings,
+            base_url=base_url,
+            api_key=api_key,
+            access_token=access_token,
+            cache=directory / CACHE_NAME,
+            requests_per_minute=requests_per_minute,
+            tokens_per_minute=tokens_per_minute,
+            requests_per_day=requests_per_day,
+            tier=tier,
+            max_concurrency=max_concurrency,
+            max_retries=max_retries,
+            on_wait=lambda text: waits.waiting(text),
+        )
+    except BaseException:
+        if created:  # a bad setting leaves nothing behind
+            shutil.rmtree(directory, ignore_errors=True)
+        raise
     try:
         caps = _capabilities(embedder, settings, video_interval_sec)
         with Store.create(directory, settings, root, rebuild=rebuild) as store:
@@ -462,13 +469,17 @@ class _Run:
         for file, entry in survey.touched:
             self.manifest.files[file.source] = entry
             self.report.unchanged.append(file.source)
-        for issue in survey.skipped:
-            self._drop(issue.source)
-            self.report.skipped.append(issue)
-        for issue in survey.failed:
-            self._fail_source(issue.source, issue.reason)
-        if self.manifest.files or removed or survey.skipped or survey.failed:
+        # Skipped and unreadable files hold no points now (an older version's are stale):
+        # their entries go first, saved once, then their points, in one transaction.
+        gone = [issue.source for issue in [*survey.skipped, *survey.failed]]
+        dropped = [self.manifest.files.pop(source, None) is not None for source in gone]
+        if any(dropped) or survey.touched:
             self.store.save_manifest()
+        self.store.delete_sources(gone)
+        self.report.skipped += survey.skipped
+        for issue in survey.failed:
+            logger.info("not indexed: %s: %s", issue.source, issue.reason)
+            self.report.failed.append(issue)
         self.bar = Progress(plan.pieces, desc="indexing", unit="piece", show=progress)
         try:
             for todo in survey.todo:
@@ -476,8 +487,9 @@ class _Run:
             self._flush()
         except _DailyStop as stop:
             self.stopped = stop.error
-            self.store.save_manifest()
         finally:
+            if self.manifest.files or self.report.removed:
+                self.store.save_manifest()  # what deferred saves left, and a partial file
             self.bar.close()
         return plan
 
@@ -495,7 +507,7 @@ class _Run:
             return
         if plan.video is not None:
             self._embed_video(plan, todo)
-            self.store.save_manifest()
+            self.store.save_manifest(soon=True)
             return
         file = _File(plan, todo.pieces, todo.read_ns)
         try:
@@ -516,7 +528,7 @@ class _Run:
         file.read_all = True
         if not any(f is file for f, _, _ in self.window.items):
             self._complete(file)  # its last piece filled the window just flushed
-            self.store.save_manifest()
+            self.store.save_manifest(soon=True)
         elif self.windows.full(len(self.window), len(self.window.files)):
             self._flush()
 
@@ -531,7 +543,7 @@ class _Run:
             self._embed_as_job(window, self.batch_job)
         else:
             self._embed_window(window)
-        self.store.save_manifest()
+        self.store.save_manifest(soon=True)
 
     def _embed_window(self, window: _Window) -> None:
         inputs = [value for _, _, value in window.items]
@@ -564,18 +576,19 @@ class _Run:
         daily = next(
             (r.error for r in results if isinstance(r.error, DailyQuotaExceededError)), None
         )
+        by_file: dict[int, list[tuple[Piece, EmbeddingResult]]] = {}
+        for (file, piece, _), result in zip(window.items, results, strict=True):
+            if isinstance(result.error, FATAL_ERRORS):
+                raise result.error
+            by_file.setdefault(id(file), []).append((piece, result))
+        writes: list[tuple[_File, list[Piece], list[list[float]], bool]] = []
         for file in window.files:
-            mine = [(p, r) for (f, p, _), r in zip(window.items, results, strict=True) if f is file]
-            for _, result in mine:
-                if isinstance(result.error, FATAL_ERRORS):
-                    raise result.error
-            if daily is not None and (
-                not file.read_all
-                or any(isinstance(r.error, DailyQuotaExceededError) for _, r in mine)
-            ):
+            mine = by_file[id(file)]
+            cut_off = any(isinstance(r.error, DailyQuotaExceededError) for _, r in mine)
+            if daily is not None and (cut_off or not file.read_all):
                 done = [(p, r) for p, r in mine if r.error is None and len(r.embeddings) == 1]
-                self._write(file, [p for p, _ in done], [r.embeddings[0].vector for _, r in done])
-                self._partial(file)
+                pieces, vectors = [p for p, _ in done], [r.embeddings[0].vector for _, r in done]
+                writes.append((file, pieces, vectors, True))
                 continue
             problems = [
                 f"{_where(p)}{describe(r.error)}"
@@ -588,8 +601,13 @@ class _Run:
                 more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
                 self._fail(file, problems[0] + more)
                 continue
-            self._write(file, [p for p, _ in mine], [r.embeddings[0].vector for _, r in mine])
-            if file.read_all:
+            pieces, vectors = [p for p, _ in mine], [r.embeddings[0].vector for _, r in mine]
+            writes.append((file, pieces, vectors, False))
+        self._write_many([(f, p, v) for f, p, v, _ in writes])
+        for file, _, _, partial in writes:
+            if partial:
+                self._partial(file)
+            elif file.read_all:
                 self._complete(file)
         if isinstance(daily, DailyQuotaExceededError):
             raise _DailyStop(daily)
@@ -650,22 +668,35 @@ class _Run:
     # --- bookkeeping ---------------------------------------------------------------------
 
     def _write(self, file: _File, pieces: Sequence[Piece], vectors: Sequence[list[float]]) -> None:
-        """Write pieces of ``file``; before its first, drop its entry and old points."""
-        source = file.source
-        try:
-            if not file.started:
-                if self.manifest.files.pop(source, None) is not None:
-                    self.store.save_manifest()
-                self.store.delete_source(source)
+        self._write_many([(file, pieces, vectors)])
+
+    def _write_many(
+        self, writes: Sequence[tuple[_File, Sequence[Piece], Sequence[list[float]]]]
+    ) -> None:
+        """Write the pieces of several files in one go. Before a file's first pieces, its
+        entry leaves the manifest (saved, once for all of them) and its old points go."""
+        starting = [f for f, _, _ in writes if not f.started]
+        if starting:
+            if any([self.manifest.files.pop(f.source, None) is not None for f in starting]):
+                self.store.save_manifest()
+            self.store.delete_sources([f.source for f in starting])
+            for file in starting:
                 file.started = True
-            self.store.add(source, file.plan.sha256, pieces, vectors)
+        batches = [(f.source, f.plan.sha256, p, v) for f, p, v in writes if p]
+        try:
+            self.store.add_many(batches)
         except OmniEmbedError as exc:
-            self._fail(file, describe(exc))
+            if len(writes) > 1:  # find the file the store refuses; keep the others
+                for one in writes:
+                    self._write_many([one])
+                return
+            self._fail(writes[0][0], describe(exc))
             return
-        file.written += len(pieces)
-        self.report.pieces += len(pieces)
+        for file, pieces, _ in writes:
+            file.written += len(pieces)
+            self.report.pieces += len(pieces)
         assert self.bar is not None
-        self.bar.advance(len(pieces))
+        self.bar.advance(sum(len(p) for _, p, _ in writes))
 
     def _complete(self, file: _File) -> None:
         if file.failed:

@@ -11,10 +11,12 @@ Layout of ``DIR``::
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import sqlite3
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -28,6 +30,12 @@ from .pieces import Group, Piece
 from .vector_index import ScoredPiece, VectorIndex
 
 CACHE_NAME = "embeddings.sqlite"
+#: Deferred manifest saves happen at most this often (the manifest of a 10,000-file store
+#: is ~2 MB: saving it after every embedding call made indexing quadratic).
+SAVE_EVERY_SEC = 2.0
+
+#: One file's points to write: its source, content hash, pieces and their vectors.
+Batch = tuple[str, str, Sequence[Piece], Sequence[Sequence[float]]]
 
 
 class StoreNotFoundError(ConfigurationError):
@@ -108,6 +116,8 @@ class Store:
         self.directory = directory
         self.manifest = manifest
         self._lock = lock
+        self._saved_at = -math.inf
+        self._unsaved = False
         try:
             self.vectors = VectorIndex.open(directory)
         except BaseException:
@@ -182,15 +192,38 @@ class Store:
         self, source: str, sha256: str, pieces: Sequence[Piece], vectors: Sequence[Sequence[float]]
     ) -> None:
         """Write (or overwrite) points of ``source``; its manifest entry is the caller's."""
-        if pieces:
-            self.vectors.add(source, sha256, pieces, vectors)
+        self.add_many([(source, sha256, pieces, vectors)])
+
+    def add_many(self, batches: Sequence[Batch]) -> None:
+        """`add` for several files at once: one write and one commit for all."""
+        if any(pieces for _, _, pieces, _ in batches):
+            self.vectors.add_many(batches)
             self.manifest.vector_size = self.vectors.vector_size
 
     def delete_source(self, source: str) -> None:
-        self.vectors.delete_source(source)
+        self.vectors.delete_sources([source])
 
-    def save_manifest(self) -> None:
+    def delete_sources(self, sources: Sequence[str]) -> None:
+        self.vectors.delete_sources(sources)
+
+    def save_manifest(self, *, soon: bool = False) -> None:
+        """Write the manifest now, or with ``soon`` at most once per `SAVE_EVERY_SEC`
+        (`flush` writes what is left). A late save only makes a killed run embed again,
+        from the cache, files whose points it had already written; a manifest entry that
+        is *removed* must be saved before the file's points go, so those saves are never
+        deferred."""
+        now = time.monotonic()
+        if soon and now - self._saved_at < SAVE_EVERY_SEC:
+            self._unsaved = True
+            return
         self.manifest.save(self.directory)
+        self._saved_at = now
+        self._unsaved = False
+
+    def flush(self) -> None:
+        """Save a manifest change that `save_manifest(soon=True)` deferred."""
+        if self._unsaved:
+            self.save_manifest()
 
     # --- reading -------------------------------------------------------------------------
 
@@ -206,6 +239,7 @@ class Store:
 
     def close(self) -> None:
         try:
+            self.flush()
             self.vectors.close()
         finally:
             if self._lock is not None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +29,9 @@ class WorkItem:
     media_tokens: int = 0
     #: Other items with the same cache key in this call: embedded once, answered together.
     duplicates: list[WorkItem] = field(default_factory=list, repr=False)
+    #: Whether the input is still what ``cache_key`` was computed from (e.g. its files were
+    #: not rewritten since); asked before the vector is cached. None: always.
+    unchanged: Callable[[], bool] | None = field(default=None, repr=False, compare=False)
 
 
 def plan_batches(

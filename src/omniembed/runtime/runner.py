@@ -55,6 +55,9 @@ logger = logging.getLogger("omniembed.runtime")
 BatchOutcome: TypeAlias = "list[Embedding] | OmniEmbedError"
 SendBatch: TypeAlias = Callable[[list[WorkItem]], Sequence[BatchOutcome]]
 AsyncSendBatch: TypeAlias = Callable[[list[WorkItem]], Awaitable[Sequence[BatchOutcome]]]
+#: Which positions of a batch of ``size`` items a service error names (empty: it does not
+#: say; the batch is then halved to find the rejected items).
+Locate: TypeAlias = Callable[[OmniEmbedError, int], Sequence[int]]
 
 # Errors that no retry or split can fix: every further request would fail the same way. A
 # connection error gets here only after its retries: the endpoint is down or wrong, and
@@ -133,18 +136,38 @@ class Runner:
     # --- sync ----------------------------------------------------------------------------
 
     def run(
-        self, items: Sequence[WorkItem], send: SendBatch, *, progress: bool | None = None
+        self,
+        items: Sequence[WorkItem],
+        send: SendBatch,
+        *,
+        progress: bool | None = None,
+        locate: Locate | None = None,
     ) -> list[ItemOutcome]:
-        job = _Job(self, items, progress)
+        """Send ``items`` through ``send``; one outcome per item, in order.
+
+        ``locate`` names the items of a batch a service error points at (e.g. Google's
+        ``requests[3]``), so a rejected batch costs one more request per bad item instead
+        of a bisection."""
+        job = _Job(self, items, progress, locate)
         try:
             if self.cache is not None:
                 job.apply_cache_hits(self.cache.get_many(job.keys_to_look_up()))
             workers = job.start()
             if workers:
-                with ThreadPoolExecutor(workers, thread_name_prefix="omniembed") as pool:
+                pool = ThreadPoolExecutor(workers, thread_name_prefix="omniembed")
+                try:
                     futures = [pool.submit(self._work, job, send) for _ in range(workers)]
                     for future in futures:
                         future.result()
+                except BaseException:
+                    # Ctrl-C (or any error) in the caller's thread: no further batch is
+                    # taken, queued work is dropped, and the caller gets the exception NOW;
+                    # requests already on the wire finish in their threads (their vectors
+                    # still reach the cache) instead of being waited for here.
+                    job.cancel()
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    raise
+                pool.shutdown(wait=True)
             return job.finish()
         except BaseException:
             job.cancel()
@@ -170,21 +193,17 @@ class Runner:
                 self._process_sync(job, batch, send)
 
     def _process_sync(self, job: _Job, batch: list[WorkItem], send: SendBatch) -> None:
-        try:
-            outcomes = self._send_sync(job, batch, send)
-        except OmniEmbedError as exc:
-            if isinstance(exc, RequestTooLarge) and len(batch) > 1:
-                job.give_back(batch)  # re-packed to the limits just learnt
-                return
-            if _splittable(exc, batch):
-                for half in split(batch):
-                    self._process_sync(job, half, send)
-                return
-            job.fail(batch, exc)
-            return
-        entries = job.complete(batch, outcomes)
-        if entries and self.cache is not None:
-            self.cache.put_many(entries)
+        todo = [batch]
+        while todo:
+            batch = todo.pop()
+            try:
+                outcomes = self._send_sync(job, batch, send)
+            except OmniEmbedError as exc:
+                todo.extend(reversed(job.after_error(batch, exc)))
+                continue
+            entries = job.complete(batch, outcomes)
+            if entries and self.cache is not None:
+                job.store(self.cache, entries)
 
     def _send_sync(self, job: _Job, batch: list[WorkItem], send: SendBatch) -> Sequence[Any]:
         attempts = 0
@@ -223,8 +242,9 @@ class Runner:
         asend: AsyncSendBatch,
         *,
         progress: bool | None = None,
+        locate: Locate | None = None,
     ) -> list[ItemOutcome]:
-        job = _Job(self, items, progress)
+        job = _Job(self, items, progress, locate)
         try:
             if self.cache is not None:
                 hits = await asyncio.to_thread(self.cache.get_many, job.keys_to_look_up())
@@ -245,21 +265,17 @@ class Runner:
             job.close()
 
     async def _arun_batch(self, job: _Job, batch: list[WorkItem], asend: AsyncSendBatch) -> None:
-        try:
-            outcomes = await self._send_async(job, batch, asend)
-        except OmniEmbedError as exc:
-            if isinstance(exc, RequestTooLarge) and len(batch) > 1:
-                job.give_back(batch)  # re-packed to the limits just learnt
-                return
-            if _splittable(exc, batch):
-                for half in split(batch):
-                    await self._arun_batch(job, half, asend)
-                return
-            job.fail(batch, exc)
-            return
-        entries = job.complete(batch, outcomes)
-        if entries and self.cache is not None:
-            await asyncio.to_thread(self.cache.put_many, entries)
+        todo = [batch]
+        while todo:
+            batch = todo.pop()
+            try:
+                outcomes = await self._send_async(job, batch, asend)
+            except OmniEmbedError as exc:
+                todo.extend(reversed(job.after_error(batch, exc)))
+                continue
+            entries = job.complete(batch, outcomes)
+            if entries and self.cache is not None:
+                await asyncio.to_thread(job.store, self.cache, entries)
 
     async def _send_async(
         self, job: _Job, batch: list[WorkItem], asend: AsyncSendBatch
@@ -355,6 +371,24 @@ def _tokens(batch: Sequence[WorkItem]) -> int:
     return sum(item.tokens for item in batch)
 
 
+def _unchanged(item: WorkItem) -> bool:
+    """Whether the input is still what its cache key was computed from (else the vector,
+    made from what was read later, must not be stored under the old content's key)."""
+    if item.unchanged is None:
+        return True
+    try:
+        same = item.unchanged()
+    except Exception:
+        same = False
+    if not same:
+        logger.warning(
+            "input %d changed while it was being embedded; its vector is returned but not "
+            "cached (its key names the content read when the call began)",
+            item.index,
+        )
+    return same
+
+
 def _splittable(exc: OmniEmbedError, batch: Sequence[WorkItem]) -> bool:
     """A rejection that may be caused by one item: halve the batch to find it."""
     return len(batch) > 1 and isinstance(exc, (InvalidArgumentError, InputError))
@@ -367,12 +401,14 @@ class _Job:
     runner: Runner
     items: Sequence[WorkItem]
     show_progress: bool | None
+    locate: Locate | None = None
     outcomes: dict[int, ItemOutcome] = field(default_factory=dict)  # by id(item)
     stats: RunStats = field(default_factory=RunStats)
     abort_error: OmniEmbedError | None = None
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
+        self._store_warned = False
         self._primary: list[WorkItem] = []
         self._pending: list[WorkItem] = []
         self._position: dict[int, int] = {}
@@ -434,9 +470,10 @@ class _Job:
 
     def next_batch(self) -> list[WorkItem] | None:
         """The next batch in input order: the first waiting item and the next ones of its
-        group, up to the limits known NOW (so what a 429 taught applies at once)."""
+        group, up to the limits known NOW (so what a 429 taught applies at once). None once
+        the call is stopped: what waits is never sent."""
         with self._lock:
-            if not self._pending:
+            if not self._pending or self.abort_error is not None:
                 return None
             max_items, max_tokens = self._caps()
             max_weight = self.runner.max_batch_weight
@@ -460,6 +497,55 @@ class _Job:
             self._pending = [i for n, i in enumerate(self._pending) if n not in taken]
             self.stats.batches += 1
             return batch
+
+    def after_error(self, batch: list[WorkItem], exc: OmniEmbedError) -> list[list[WorkItem]]:
+        """Record what a failed batch's error settles; return the batches to send next.
+
+        A 400 on a batch of several is one bad item's (or a few's) doing. When the error
+        names them (Google: ``requests[3]``, DashScope: ``contents[3]``), they fail with it
+        and the rest goes again as one batch: one request per bad item, where halving to
+        single items costs about two per item. An error that names nothing halves the batch.
+        """
+        if isinstance(exc, RequestTooLarge) and len(batch) > 1:
+            self.give_back(batch)  # re-packed to the limits just learnt
+            return []
+        if not _splittable(exc, batch):
+            self.fail(batch, exc)
+            return []
+        named = self._named(exc, len(batch))
+        if named:
+            self.fail([batch[n] for n in sorted(named)], exc)
+            rest = [item for n, item in enumerate(batch) if n not in named]
+            return [rest] if rest else []
+        return list(split(batch))
+
+    def _named(self, exc: OmniEmbedError, size: int) -> set[int]:
+        if self.locate is None:
+            return set()
+        try:
+            positions = set(self.locate(exc, size))
+        except Exception:  # a locator bug must not lose the batch: halve instead
+            logger.debug("locating the rejected items failed", exc_info=True)
+            return set()
+        if not positions or not all(0 <= n < size for n in positions):
+            return set()  # not this batch's positions: do not trust it
+        return positions
+
+    def store(self, cache: EmbeddingCache, entries: dict[str, list[Embedding]]) -> None:
+        """Write finished vectors to the cache; a failed write keeps the results (the
+        vectors were paid for) and warns once per call."""
+        try:
+            cache.put_many(entries)
+        except Exception as exc:
+            with self._lock:
+                warned, self._store_warned = self._store_warned, True
+            if not warned:
+                logger.warning(
+                    "could not write to the cache %r (%s); the results are kept, but new "
+                    "vectors are not stored",
+                    cache,
+                    exc,
+                )
 
     def give_back(self, batch: list[WorkItem]) -> None:
         """Put a batch's items back in the queue, in input order, to be packed again.
@@ -514,7 +600,7 @@ class _Job:
                     result = ItemOutcome(error=outcome)
                 else:
                     result = ItemOutcome(outcome)
-                    if item.cache_key:
+                    if item.cache_key and _unchanged(item):
                         entries[item.cache_key] = outcome
                 for member in members:
                     self.outcomes[id(member)] = result
@@ -539,7 +625,8 @@ class _Job:
 
     def finish(self) -> list[ItemOutcome]:
         self.runner.last_stats = self.stats
-        missing = OmniEmbedError("internal error: no outcome recorded")
+        # Items never taken because the call stopped get the reason it stopped.
+        missing = self.abort_error or OmniEmbedError("internal error: no outcome recorded")
         return [self.outcomes.get(id(item), ItemOutcome(error=missing)) for item in self.items]
 
     def close(self) -> None:
