@@ -7,6 +7,7 @@ One `ray.init` serves the whole module (start-up takes seconds).
 from __future__ import annotations
 
 import base64
+import logging
 import os
 import re
 import subprocess
@@ -410,3 +411,19 @@ def test_docs_page_runs(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "[(0.0, 4.0), (4.0, 8.0)]" in done.stdout
+
+
+@pytest.mark.usefixtures("ray_local")
+def test_an_explicit_key_warns_that_it_travels_pickled(
+    emu: Emulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    rows = ray.data.from_items([{"item": "a"}])
+    with caplog.at_level(logging.WARNING, logger="omniembed.ray"):
+        embed_dataset(rows, "gemini", workers=1, input_type="text", base_url=emu.base_url)
+    ours = [r for r in caplog.records if r.name == "omniembed.ray"]
+    assert not ours  # the default: the workers' environment, nothing shipped
+    with caplog.at_level(logging.WARNING, logger="omniembed.ray"):
+        embed_dataset(rows, "gemini", workers=1, input_type="text", **_gemini_kwargs(emu))
+    [record] = [r for r in caplog.records if r.name == "omniembed.ray"]
+    assert "api_key= is pickled in clear" in record.getMessage()
+    assert SECRET not in record.getMessage()

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import enum
 import inspect
+import logging
 import math
 from collections.abc import Mapping, Sequence
 from importlib import import_module
@@ -67,6 +68,8 @@ PROVIDERS: Mapping[str, str] = {
 
 #: Values of an ``input_type_column`` meaning "a path, URI or bytes to read as media".
 MEDIA_KINDS = frozenset({"media", *(m.value for m in Modality if m is not Modality.TEXT), "pdf"})
+
+logger = logging.getLogger("omniembed.ray")
 
 #: Constructor arguments wrapped in `SecretStr` before they travel to the actors.
 _SECRET_KWARGS = ("api_key", "access_token")
@@ -503,6 +506,15 @@ def embed_dataset(
     for name in _SECRET_KWARGS:
         if isinstance(kwargs.get(name), str):
             kwargs[name] = SecretStr(kwargs[name])
+        if kwargs.get(name) is not None:
+            # SecretStr keeps it out of reprs and logs, not out of pickle: the actors'
+            # constructor arguments hold it in clear in Ray's object store.
+            logger.warning(
+                "%s= is pickled in clear into the Ray actors' arguments; set the key in the "
+                "workers' environment instead (e.g. GEMINI_API_KEY from a secret) and drop %s=",
+                name,
+                name,
+            )
     kwargs["provider"] = provider
     kwargs["workers"] = workers
     options: dict[str, Any] = {
