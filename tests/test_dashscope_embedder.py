@@ -181,6 +181,14 @@ def test_region_and_base_url(monkeypatch: pytest.MonkeyPatch) -> None:
         DashScopeEmbedder(api_key="k", base_url="dashscope.aliyuncs.com")
 
 
+def test_a_host_root_base_url_gets_the_api_path(emu: Emulator) -> None:
+    # An emulator's or a proxy's root, as the CLI's --base-url takes it: /api/v1 is added.
+    embedder = DashScopeEmbedder(api_key="k", base_url=emu.base_url)
+    assert embedder.base_url == emu.base_url.rstrip("/") + "/api/v1"
+    assert len(embedder.embed(["the ferry leaves at nine"])[0].vector) > 0
+    assert [r.status for r in emu.requests] == [200]
+
+
 def test_api_key_from_environment_or_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("DASHSCOPE_API_KEY", raising=False)
     with pytest.raises(MissingCredentialsError, match="DASHSCOPE_API_KEY"):

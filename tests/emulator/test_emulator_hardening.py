@@ -373,3 +373,14 @@ def test_help_names_the_environment_variable() -> None:
     from omniembed.emulator.__main__ import build_parser
 
     assert "OMNIEMBED_EMULATOR_API_KEY" in build_parser().format_help()
+
+
+def test_a_dashscope_route_without_api_v1_gets_a_dashscope_404_with_the_fix(
+    emu: Emulator,
+) -> None:
+    url = f"{emu.base_url}/services/embeddings/multimodal-embedding/multimodal-embedding"
+    answer = httpx.post(url, json={"model": "tongyi-embedding-vision-plus"})
+    assert answer.status_code == 404
+    body = answer.json()
+    assert "code" in body and "request_id" in body  # DashScope's shape, not Google's
+    assert "/api/v1" in body["message"] and "base_url=" in body["message"]

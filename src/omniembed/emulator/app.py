@@ -62,7 +62,7 @@ from .quotas import QuotaBook
 from .records import RequestLog, RequestRecord, redact_headers, redact_query
 from .routes_batches import BATCH_ROUTES, DOWNLOAD_ROUTE, BatchService
 from .routes_dashscope import DashScopeCall, DashScopeService, OssError
-from .routing import FILES_ROUTES, Call, is_dashscope_path, resolve
+from .routing import DASHSCOPE_UNPREFIXED, FILES_ROUTES, Call, is_dashscope_path, resolve
 from .vectors import MediaDecodeError
 
 logger = logging.getLogger("omniembed.emulator")
@@ -253,6 +253,12 @@ class Dispatcher:
         elif outcome == "503":
             raise unavailable()
         if call is None:
+            if record.path.startswith(DASHSCOPE_UNPREFIXED):
+                raise GoogleError(
+                    404,
+                    f"{record.path} is not a DashScope route here: DashScope's API is under "
+                    f"/api/v1 (base_url='http://{host}/api/v1')",
+                )
             raise method_not_found(record.method, record.path)
         if call.route not in NO_AUTH_ROUTES:
             api = "vertex" if call.api == "gcs" else call.api  # Cloud Storage: Google OAuth too

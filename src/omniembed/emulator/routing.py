@@ -81,9 +81,14 @@ class Call:
 _GCS_OBJECT = re.compile(r"^/storage/v1/b/([^/]+)/o/(.+)$")
 
 
+#: DashScope routes without their ``/api/v1`` prefix: what a client sends when its base URL
+#: is a host root. Answered 404 in DashScope's shape, with the fix.
+DASHSCOPE_UNPREFIXED = ("/services/", "/uploads")
+
+
 def is_dashscope_path(path: str) -> bool:
     """Whether errors on this path are answered in DashScope's shape."""
-    return path.startswith(("/api/", OSS_UPLOAD_PATH))
+    return path.startswith(("/api/", OSS_UPLOAD_PATH, *DASHSCOPE_UNPREFIXED))
 
 
 def resolve(method: str, path: str, query: Mapping[str, str] | None = None) -> Call | None:

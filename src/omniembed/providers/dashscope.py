@@ -739,6 +739,10 @@ def _typed(exc: Exception) -> Exception:
     return error_from_exception(exc) or exc
 
 
+#: Where DashScope's API lives on its hosts (`REGION_BASE_URLS`).
+API_PATH = "/api/v1"
+
+
 def _check_base_url(url: str | None, region: str) -> str:
     if url is None:
         if region not in REGION_BASE_URLS:
@@ -753,6 +757,9 @@ def _check_base_url(url: str | None, region: str) -> str:
             f"base_url={url!r} is not an http(s) URL; use e.g. "
             "'https://dashscope-intl.aliyuncs.com/api/v1' or 'http://127.0.0.1:8765/api/v1'"
         )
+    if not parsed.path.strip("/"):
+        # A host root (an emulator, a proxy): DashScope's API lives under /api/v1 there too.
+        return url.rstrip("/") + API_PATH
     return url.rstrip("/")
 
 

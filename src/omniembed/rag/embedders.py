@@ -224,14 +224,16 @@ def close_embedder(embedder: Embedder) -> None:
 
 
 def dashscope_base_url(base_url: str | None) -> str | None:
-    """A bare ``scheme://host:port`` gets DashScope's ``/api/v1`` path (the emulator's
-    layout); a URL with a path is used as given."""
+    """``base_url`` for DashScope: a bare ``scheme://host:port`` gets ``/api/v1`` (as
+    `DashScopeEmbedder` does itself); a URL with a path is used as given."""
     if base_url is None:
         return None
+    from ..providers.dashscope import API_PATH
+
     parsed = urllib.parse.urlsplit(base_url)
     if parsed.path.strip("/"):
         return base_url.rstrip("/")
-    return base_url.rstrip("/") + "/api/v1"
+    return base_url.rstrip("/") + API_PATH
 
 
 def endpoint(settings: EmbedderSettings, base_url: str | None) -> str:
