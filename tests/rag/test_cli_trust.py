@@ -225,3 +225,26 @@ def test_a_store_of_the_old_format_says_rebuild_and_rebuild_works(
     code, out, err = run(capsys, "index", str(folder), *base, "--rebuild")
     assert code == 0, err
     assert "indexed 3 files" in out and not (store / "qdrant").exists()
+
+
+def test_exit_codes_as_a_ci_job_sees_them(emu: Emulator, tmp_path: Path) -> None:
+    """The installed command in a subprocess: what a shell and a CI job get."""
+    folder, store = _notes(tmp_path, 2), tmp_path / "store"
+
+    def index(*extra: str, into: Path = store) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "omniembed", "index", str(folder), "--store",
+                   str(into), "--quiet", *extra]  # fmt: skip
+        return subprocess.run(command, capture_output=True, text=True, timeout=120)
+
+    ok = index("--base-url", emu.base_url)
+    assert ok.returncode == 0, ok.stderr
+    (folder / "latin1.txt").write_bytes("caf\xe9".encode("latin-1"))
+    some_failed = index("--base-url", emu.base_url)
+    assert some_failed.returncode == 1 and "failed  latin1.txt" in some_failed.stdout
+    usage = index("--base-url", emu.base_url, "--rpm", "-1")
+    assert usage.returncode == 2 and "--rpm" in usage.stderr
+    url = f"http://127.0.0.1:{_closed_port()}"
+    # A new store: something must be sent (here every file is already in `store`).
+    unreachable = index("--base-url", url, "--max-retries", "0", into=tmp_path / "other")
+    assert unreachable.returncode == 69 and url in unreachable.stderr
+    assert unreachable.stderr.count("omniembed: error:") == 1
