@@ -6,10 +6,15 @@ worker retries on its own schedule and they return together, so most retries fai
 retry hint has passed (a shared cooldown), and halves how many requests may be in flight;
 each window of successes adds one back (additive increase, multiplicative decrease, as
 TCP does). A short hint (≤ 2 s) is the service telling its spacing between requests, so
-sends are also paced at that interval, relaxed a little after each success to probe for
-more. The spacing never grows past the longest short hint seen: sending one request per
-hint already does what the service asked, and 429s that keep coming at that pace (e.g.
-the service shedding a share of requests whatever the rate) must not slow the client
+sends are also paced, relaxed a little after each success to probe for more.
+
+The spacing learned from a 429 is the current spacing plus the hint. A token-bucket quota
+answers a refused request with the time to its next token; a request sent ``s`` after the
+previous one and told to wait ``h`` shows the tokens come at most every ``s + h`` — the hint
+alone is shorter than the quota's interval whenever the bucket had partly refilled, and
+pacing by it kept half the requests refused (found under load: 28 429s for 25 items).
+The spacing never grows past twice the longest short hint seen: 429s that keep coming
+whatever the pace (the service shedding a share of requests) must not slow the client
 without bound. State lives behind a thread lock, so sync threads and event loops share it.
 """
 
@@ -29,9 +34,10 @@ _DEFAULT_COOLDOWN = 1.0
 #: Hints up to this long are read as the service's spacing between requests.
 _MAX_PACING_HINT = 2.0
 #: After each success the learned spacing shrinks by this factor (probing for more rate);
-#: after each 429 episode it grows by the other. In balance: ~20 successes per 429.
+#: in balance about one 429 per 20 successes.
 _PACING_RELAX = 0.98
-_PACING_BACKOFF = 1.5
+#: The spacing's ceiling, in longest short hints seen (see the module docstring).
+_PACING_CEILING = 2.0
 
 
 class Throttle:
@@ -106,10 +112,7 @@ class Throttle:
             self._last_cut = now
             self._limit = max(1.0, self._limit / 2)
             if pace and retry_after is not None and 0 < retry_after <= _MAX_PACING_HINT:
-                # The first hint seeds the spacing; later 429s mean "still too fast", up to
-                # the longest hint: a hint is the time to the next free slot, at most one
-                # quota interval, so a longer spacing only loses throughput.
                 self._max_hint = max(self._max_hint, retry_after)
                 self._interval = min(
-                    self._max_hint, max(retry_after, self._interval * _PACING_BACKOFF)
+                    _PACING_CEILING * self._max_hint, self._interval + retry_after
                 )
