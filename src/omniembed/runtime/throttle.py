@@ -113,6 +113,4 @@ class Throttle:
             self._limit = max(1.0, self._limit / 2)
             if pace and retry_after is not None and 0 < retry_after <= _MAX_PACING_HINT:
                 self._max_hint = max(self._max_hint, retry_after)
-                self._interval = min(
-                    _PACING_CEILING * self._max_hint, self._interval + retry_after
-                )
+                self._interval = min(_PACING_CEILING * self._max_hint, self._interval + retry_after)
