@@ -9,7 +9,7 @@ pointed at the same emulator running in its own process:
   (langchain-google-genai);
 * DashScope: omniembed ``DashScopeEmbedder`` vs LlamaIndex ``DashScopeEmbedding``
   (llama-index-embeddings-dashscope, through the dashscope SDK);
-* Vertex AI ``multimodalembedding@001``: omniembed ``VertexMultimodalEmbedder`` vs a naive
+* Vertex AI ``multimodalembedding@001``: omniembed ``VertexMultiModalEmbedder`` vs a naive
   REST loop (httpx, one request per item, no retries or pacing; `media_payload.NaiveClient`
   for media).
 
@@ -182,10 +182,10 @@ def dashscope_llamaindex(ctx: Ctx, images: list[Path]) -> list[Any]:
 
 
 def vertex_omniembed(ctx: Ctx, texts: list[str]) -> list[Any]:
-    from omniembed import VertexMultimodalEmbedder
+    from omniembed import VertexMultiModalEmbedder
 
     extra = {} if ctx.timeout is None else {"timeout": ctx.timeout}
-    emb = VertexMultimodalEmbedder(
+    emb = VertexMultiModalEmbedder(
         project=mp.PROJECT,
         location=mp.LOCATION,
         access_token=mp.TOKEN,
@@ -347,7 +347,7 @@ CLIENTS = [
     ),
     Client(
         "Vertex AI",
-        "omniembed VertexMultimodalEmbedder",
+        "omniembed VertexMultiModalEmbedder",
         "omniembed",
         ("omniembed", "httpx"),
         vertex_omniembed,
@@ -568,10 +568,10 @@ def memory_case(case: str, url: str, path: str) -> dict[str, Any]:
         emb = DashScopeEmbedder(DASHSCOPE_MODEL, api_key=DASHSCOPE_KEY, base_url=url + "/api/v1")
         clip, as_pdf = DASHSCOPE_CLIP_S, False
     else:
-        from omniembed import VertexMultimodalEmbedder
+        from omniembed import VertexMultiModalEmbedder
 
         # No pacing: all 8 windows may be in flight at once (the most memory).
-        emb = VertexMultimodalEmbedder(
+        emb = VertexMultiModalEmbedder(
             project=mp.PROJECT,
             location=mp.LOCATION,
             access_token=mp.TOKEN,
@@ -632,7 +632,7 @@ def _memory_subprocess(case: str, url: str, path: Path, timeout: float) -> tuple
 _MEMORY_CASES = {
     "Gemini API — omniembed GeminiEmbedder": "gemini",
     "DashScope — omniembed DashScopeEmbedder": "dashscope",
-    "Vertex AI — omniembed VertexMultimodalEmbedder": "vertex",
+    "Vertex AI — omniembed VertexMultiModalEmbedder": "vertex",
     "Vertex AI — naive REST loop (httpx)": "vertex-naive",
 }
 

@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
 """Bytes uploaded and wall time for large photos and a long local video, omniembed's
-``VertexMultimodalEmbedder`` against a naive client.
+``VertexMultiModalEmbedder`` against a naive client.
 
 Generates N large photos (default 50 seeded 12 MP JPEGs, ~2–4 MB each) and one long local
 video (default 600 s, 640×360 MPEG-4 at ~600 kb/s, ~45 MB) into a temporary directory,
 then embeds them with ``multimodalembedding@001`` against omniembed's offline emulator,
 which runs in a separate process with a fixed latency per request (default 200 ms):
 
-* omniembed ``VertexMultimodalEmbedder.embed`` with its defaults (images downscaled to
+* omniembed ``VertexMultiModalEmbedder.embed`` with its defaults (images downscaled to
   the model's 512 px before upload; the video cut into ≤120 s windows by stream copy,
   each request carrying only its window), ``max_concurrency=8``, no request pacing;
 * a naive client (httpx) that POSTs each original photo base64-encoded, and for the
@@ -210,9 +210,9 @@ def predict_url(base_url: str) -> str:
 
 
 def run_omniembed(base_url: str, photos: Sequence[Path], video: Path, kind: str) -> Vectors:
-    from omniembed import Media, VertexMultimodalEmbedder
+    from omniembed import Media, VertexMultiModalEmbedder
 
-    embedder = VertexMultimodalEmbedder(
+    embedder = VertexMultiModalEmbedder(
         project=PROJECT,
         location=LOCATION,
         access_token=TOKEN,
@@ -374,7 +374,7 @@ def totals(rows: Sequence[Row], client: str) -> Row:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        description="Bytes uploaded and wall time: omniembed's VertexMultimodalEmbedder vs a "
+        description="Bytes uploaded and wall time: omniembed's VertexMultiModalEmbedder vs a "
         "naive base64 client, for large photos and a long local video."
     )
     parser.add_argument("--photos", type=int, default=50, help="number of 12 MP photos (50)")

@@ -257,9 +257,9 @@ def make_embedder(
             **common,
         )
     if provider == "vertex":
-        from omniembed import VertexMultimodalEmbedder
+        from omniembed import VertexMultiModalEmbedder
 
-        return VertexMultimodalEmbedder(
+        return VertexMultiModalEmbedder(
             project="soak",
             location="us-central1",
             access_token="soak-token",

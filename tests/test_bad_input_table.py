@@ -40,7 +40,7 @@ from omniembed import (
     NotFoundError,
     RetryPolicy,
     UnsupportedMediaError,
-    VertexMultimodalEmbedder,
+    VertexMultiModalEmbedder,
     VideoSegmentConfig,
 )
 from omniembed.emulator import Emulator
@@ -240,10 +240,10 @@ class Ctx:
             kw,
         )
 
-    def vertex(self, **kw: Any) -> VertexMultimodalEmbedder:
+    def vertex(self, **kw: Any) -> VertexMultiModalEmbedder:
         return self._shared(  # type: ignore[no-any-return]
             "vertex",
-            lambda: VertexMultimodalEmbedder(
+            lambda: VertexMultiModalEmbedder(
                 project="proj",
                 location="us-central1",
                 access_token="token",
@@ -665,7 +665,7 @@ ROWS: list[Row] = [
     ),
     Row(
         "dimension-vertex",
-        lambda c: VertexMultimodalEmbedder(project="p", access_token="t", dimension=100),
+        lambda c: VertexMultiModalEmbedder(project="p", access_token="t", dimension=100),
         InvalidParameterError,
         "dimension=100 is not offered by multimodalembedding@001; use one of 128, 256, 512, 1408",
     ),
@@ -761,7 +761,7 @@ ROWS: list[Row] = [
         "unexpected-option-vertex",
         lambda c: c.vertex().embed(["a"], segment_config=VideoSegmentConfig()),
         ConfigurationError,
-        "VertexMultimodalEmbedder.embed() got unexpected options ['segment_config']",
+        "VertexMultiModalEmbedder.embed() got unexpected options ['segment_config']",
     ),
     Row(
         "unexpected-option-dashscope",
@@ -958,14 +958,14 @@ ROWS: list[Row] = [
     ),
     Row(
         "no-adc-vertex",
-        lambda c: VertexMultimodalEmbedder(project="p"),
+        lambda c: VertexMultiModalEmbedder(project="p"),
         MissingCredentialsError,
         "no Google Cloud credentials for Vertex AI",
         setup=Ctx.no_credentials,
     ),
     Row(
         "no-project-vertex",
-        lambda c: VertexMultimodalEmbedder(access_token="t"),
+        lambda c: VertexMultiModalEmbedder(access_token="t"),
         MissingCredentialsError,
         "Vertex AI needs a project: pass project= or set GOOGLE_CLOUD_PROJECT",
         setup=Ctx.no_credentials,

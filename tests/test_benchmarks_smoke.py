@@ -44,7 +44,7 @@ def test_compare_quick_prints_the_table(tmp_path: Path) -> None:
     for row in (
         "| Gemini API | omniembed GeminiEmbedder | ",
         "| DashScope | omniembed DashScopeEmbedder | ",
-        "| Vertex AI | omniembed VertexMultimodalEmbedder | ",
+        "| Vertex AI | omniembed VertexMultiModalEmbedder | ",
     ):
         line = next(line for line in out.splitlines() if line.startswith(row))
         cells = [c.strip() for c in line.strip("|").split("|")]

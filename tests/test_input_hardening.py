@@ -24,7 +24,7 @@ from omniembed import (
     Media,
     MediaLimitError,
     RetryPolicy,
-    VertexMultimodalEmbedder,
+    VertexMultiModalEmbedder,
     VideoSegmentConfig,
 )
 from omniembed.emulator import Emulator
@@ -42,8 +42,8 @@ def gemini(emu: Emulator, model: str = "gemini-embedding-2", **kw: Any) -> Gemin
     return GeminiEmbedder(model, api_key="k", base_url=emu.base_url, retry_policy=FAST, **kw)
 
 
-def vertex(emu: Emulator, **kw: Any) -> VertexMultimodalEmbedder:
-    return VertexMultimodalEmbedder(
+def vertex(emu: Emulator, **kw: Any) -> VertexMultiModalEmbedder:
+    return VertexMultiModalEmbedder(
         project="proj", access_token="t", base_url=emu.base_url, retry_policy=FAST, **kw
     )
 
@@ -171,7 +171,7 @@ def test_output_dimensionality_must_be_a_plain_int(value: object) -> None:
     with pytest.raises(InvalidParameterError, match="output_dimensionality="):
         GeminiEmbedder(api_key="k", output_dimensionality=value)  # type: ignore[arg-type]
     with pytest.raises(InvalidParameterError, match="dimension="):
-        VertexMultimodalEmbedder(
+        VertexMultiModalEmbedder(
             project="p",
             access_token="t",
             dimension=value,  # type: ignore[arg-type]

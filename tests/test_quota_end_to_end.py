@@ -142,10 +142,10 @@ def test_estimate_calls_nothing_and_matches_what_embed_sends(limited: Emulator) 
 def test_vertex_names_its_quota_in_the_message_and_a_daily_one_stops_the_call(
     emu: Emulator,
 ) -> None:
-    from omniembed import VertexMultimodalEmbedder
+    from omniembed import VertexMultiModalEmbedder
 
     emu.model_quotas = {"vertex:multimodalembedding": {"rpd": 3}}
-    e = VertexMultimodalEmbedder(project="p", access_token="t", base_url=emu.base_url, tier=None)
+    e = VertexMultiModalEmbedder(project="p", access_token="t", base_url=emu.base_url, tier=None)
     start = time.monotonic()
     with pytest.raises(DailyQuotaExceededError) as raised:
         e.embed([f"text {i}" for i in range(6)])

@@ -29,7 +29,7 @@ from omniembed import (
     ConfigurationError,
     GeminiEmbedder,
     Media,
-    VertexMultimodalEmbedder,
+    VertexMultiModalEmbedder,
     VideoSegmentConfig,
 )
 from omniembed.emulator import Emulator
@@ -246,7 +246,7 @@ def test_vertex_through_the_same_callable_with_segments(emu: Emulator, tmp_path:
         **vertex_kwargs,
     )
     out = sorted(ds.take_all(), key=lambda r: r["id"])
-    reference = VertexMultimodalEmbedder(dimension=128, **vertex_kwargs)
+    reference = VertexMultiModalEmbedder(dimension=128, **vertex_kwargs)
     text, picture = reference.embed(["a red square", Media.from_path(image)])
     assert list(out[0]["embedding"]) == text.vector
     assert list(out[1]["embedding"]) == picture.vector
@@ -334,13 +334,13 @@ def test_configuration_is_explicit_and_quota_is_split() -> None:
     with pytest.raises(ConfigurationError, match="burst= spaces requests"):
         EmbedBatch("gemini", input_type="text", burst=4, api_key="k")
     # Vertex's own default tier (120/min for the project) is divided, not multiplied.
-    vertex = share(VertexMultimodalEmbedder, 4)
+    vertex = share(VertexMultiModalEmbedder, 4)
     assert (vertex.limits.requests_per_minute, vertex.limits.unit, vertex.max_concurrency) == (
         30.0,
         "call",
         2,
     )
-    assert share(VertexMultimodalEmbedder, 4, tier=None).limits.empty  # the default dropped
+    assert share(VertexMultiModalEmbedder, 4, tier=None).limits.empty  # the default dropped
     unpaced = share(GeminiEmbedder, 4)  # no quota known: each worker learns it from 429s
     assert unpaced.limits.empty and unpaced.limits.unit == "item" and unpaced.max_concurrency == 4
     explicit = share(GeminiEmbedder, 3, requests_per_minute=3000, max_concurrency=2)

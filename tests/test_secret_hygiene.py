@@ -34,15 +34,15 @@ from omniembed import (
     Media,
     OmniEmbedError,
     RetryPolicy,
-    VertexMultimodalEmbedder,
+    VertexMultiModalEmbedder,
 )
 from omniembed.emulator import Emulator
 from omniembed.generation import GenerationConfig, Message
 from omniembed.langchain import (
     ChatGemini,
-    DashScopeMultimodalEmbeddings,
+    DashScopeMultiModalEmbeddings,
     GeminiEmbeddings,
-    VertexMultimodalEmbeddings,
+    VertexMultiModalEmbeddings,
 )
 from omniembed.llama_index import (
     DashScopeMultiModalEmbedding,
@@ -151,9 +151,9 @@ SUBJECTS = [
         "provider",
     ),
     Subject(
-        "VertexMultimodalEmbedder",
+        "VertexMultiModalEmbedder",
         VERTEX_TOKEN,
-        lambda emu: VertexMultimodalEmbedder(
+        lambda emu: VertexMultiModalEmbedder(
             project="proj",
             access_token=VERTEX_TOKEN,
             base_url=emu.base_url,
@@ -261,9 +261,9 @@ SUBJECTS = [
         "langchain",
     ),
     Subject(
-        "langchain.VertexMultimodalEmbeddings",
+        "langchain.VertexMultiModalEmbeddings",
         VERTEX_TOKEN,
-        lambda emu: VertexMultimodalEmbeddings(
+        lambda emu: VertexMultiModalEmbeddings(
             project="proj",
             access_token=SecretStr(VERTEX_TOKEN),
             base_url=emu.base_url,
@@ -274,9 +274,9 @@ SUBJECTS = [
         "langchain",
     ),
     Subject(
-        "langchain.DashScopeMultimodalEmbeddings",
+        "langchain.DashScopeMultiModalEmbeddings",
         DASHSCOPE_KEY,
-        lambda emu: DashScopeMultimodalEmbeddings(
+        lambda emu: DashScopeMultiModalEmbeddings(
             api_key=SecretStr(DASHSCOPE_KEY), base_url=emu.base_url + "/api/v1"
         ),
         lambda e, tmp: (e.embed_query("a text"), e.embed_video(_video(tmp))),

@@ -1,4 +1,4 @@
-"""VertexMultimodalEmbedder end to end: our REST client over HTTP against the emulator."""
+"""VertexMultiModalEmbedder end to end: our REST client over HTTP against the emulator."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from omniembed import (
     MissingCredentialsError,
     RetryPolicy,
     UnsupportedMediaError,
-    VertexMultimodalEmbedder,
+    VertexMultiModalEmbedder,
     VideoSegmentConfig,
 )
 from omniembed.emulator import Emulator
@@ -27,9 +27,9 @@ from tests import media_factory as make
 FAST = RetryPolicy(max_retries=4, initial_delay=0.01, max_delay=0.05)
 
 
-def vertex(emu: Emulator, **kw: object) -> VertexMultimodalEmbedder:
+def vertex(emu: Emulator, **kw: object) -> VertexMultiModalEmbedder:
     options: dict[str, object] = {"retry_policy": FAST, "requests_per_minute": None, **kw}
-    return VertexMultimodalEmbedder(
+    return VertexMultiModalEmbedder(
         project="proj",
         location="us-central1",
         access_token="tok",
@@ -173,7 +173,7 @@ def test_bad_parameters_before_any_request(emu: Emulator, monkeypatch: pytest.Mo
         )
     monkeypatch.delenv("GOOGLE_CLOUD_PROJECT", raising=False)
     with pytest.raises(MissingCredentialsError, match="project"):
-        VertexMultimodalEmbedder(access_token="t", base_url=emu.base_url)
+        VertexMultiModalEmbedder(access_token="t", base_url=emu.base_url)
     assert emu.requests == []
 
 
@@ -207,11 +207,11 @@ def test_errors_and_retries(emu: Emulator) -> None:
 
 
 def test_default_quota_is_the_model_quota(emu: Emulator) -> None:
-    embedder = VertexMultimodalEmbedder(project="p", access_token="t", base_url=emu.base_url)
+    embedder = VertexMultiModalEmbedder(project="p", access_token="t", base_url=emu.base_url)
     assert embedder.quota.limits.requests_per_minute == 120
     assert embedder.quota.unit == "call"
     assert "multimodalembedding@001" in embedder.quota.limits.source
-    explicit = VertexMultimodalEmbedder(
+    explicit = VertexMultiModalEmbedder(
         project="p", access_token="t", base_url=emu.base_url, requests_per_minute=600
     )
     assert explicit.quota.limits.requests_per_minute == 600
@@ -232,7 +232,7 @@ async def test_async_matches_sync(emu: Emulator) -> None:
 
 
 def test_the_token_never_shows(emu: Emulator) -> None:
-    embedder = VertexMultimodalEmbedder(
+    embedder = VertexMultiModalEmbedder(
         project="p", access_token="ya29.SECRET", base_url=emu.base_url
     )
     assert "SECRET" not in repr(embedder)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from google.oauth2.credentials import Credentials
 
-from omniembed import GeminiEmbedder, Media, VertexMultimodalEmbedder, VideoSegmentConfig
+from omniembed import GeminiEmbedder, Media, VertexMultiModalEmbedder, VideoSegmentConfig
 from omniembed.emulator import Emulator
 from omniembed.errors import InvalidParameterError
 
@@ -60,7 +60,7 @@ def test_remote_video_cannot_be_cut_locally(emu: Emulator) -> None:
 
 
 def test_vertex_segments_server_side(emu: Emulator) -> None:
-    embedder = VertexMultimodalEmbedder(
+    embedder = VertexMultiModalEmbedder(
         project="p", access_token="t", base_url=emu.base_url, requests_per_minute=None
     )
     segments = embedder.embed_video(VIDEO, VideoSegmentConfig(interval_sec=4))

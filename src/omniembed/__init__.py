@@ -9,6 +9,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
+from .deprecated_names import renamed
 from .errors import (
     AuthenticationError,
     BatchJobError,
@@ -44,7 +45,7 @@ from .types import Embedding, EmbeddingResult, VideoSegmentConfig
 
 if TYPE_CHECKING:
     from .providers.gemini import GeminiEmbedder
-    from .providers.vertex_multimodal import VertexMultimodalEmbedder
+    from .providers.vertex_multimodal import VertexMultiModalEmbedder
     from .runtime.cache import EmbeddingCache, MemoryCache, SQLiteCache
     from .runtime.quota import Quota, QuotaLimits
     from .runtime.rate_limit import RateLimiter
@@ -55,7 +56,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "DashScopeEmbedder": ".providers.dashscope",
     "GeminiEmbedder": ".providers.gemini",
-    "VertexMultimodalEmbedder": ".providers.vertex_multimodal",
+    "VertexMultiModalEmbedder": ".providers.vertex_multimodal",
     "EmbeddingCache": ".runtime.cache",
     "MemoryCache": ".runtime.cache",
     "SQLiteCache": ".runtime.cache",
@@ -66,10 +67,18 @@ _LAZY = {
 }
 
 
+#: Names of earlier releases (see `omniembed.deprecated_names`).
+_old_name = renamed(
+    __name__,
+    {"VertexMultimodalEmbedder": "VertexMultiModalEmbedder"},
+    lambda new: __getattr__(new),
+)
+
+
 def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
-        raise AttributeError(f"module 'omniembed' has no attribute {name!r}")
+        return _old_name(name)
     value = getattr(import_module(module, __name__), name)
     globals()[name] = value
     return value
@@ -116,7 +125,7 @@ __all__ = [
     "ServiceTimeoutError",
     "Task",
     "UnsupportedMediaError",
-    "VertexMultimodalEmbedder",
+    "VertexMultiModalEmbedder",
     "VideoSegmentConfig",
     "__version__",
 ]

@@ -62,7 +62,7 @@ __all__ = [
 #: Provider names accepted by `EmbedBatch` and `embed_dataset`.
 PROVIDERS: Mapping[str, str] = {
     "gemini": "omniembed.providers.gemini:GeminiEmbedder",
-    "vertex": "omniembed.providers.vertex_multimodal:VertexMultimodalEmbedder",
+    "vertex": "omniembed.providers.vertex_multimodal:VertexMultiModalEmbedder",
     "dashscope": "omniembed.providers.dashscope:DashScopeEmbedder",
 }
 
@@ -451,9 +451,9 @@ def _model(provider: type[Embedder], model: str | None) -> str:
     found = inspect.signature(provider.__init__).parameters.get("model")
     if found is not None and isinstance(found.default, str):
         return found.default
-    from .providers.vertex_multimodal import MODEL, VertexMultimodalEmbedder
+    from .providers.vertex_multimodal import MODEL, VertexMultiModalEmbedder
 
-    if issubclass(provider, VertexMultimodalEmbedder):
+    if issubclass(provider, VertexMultiModalEmbedder):
         return MODEL
     return ""  # no table row: only explicit numbers apply
 

@@ -51,7 +51,7 @@ def plan_clips(
             raise InvalidParameterError(
                 f"{media.scheme}:// videos cannot be cut locally into segments; pass a local "
                 "file or an http(s) URL, drop segment_config to embed the whole video, or use "
-                "VertexMultimodalEmbedder, which segments gs:// videos server-side",
+                "VertexMultiModalEmbedder, which segments gs:// videos server-side",
                 source=media.source,
             )
         return ClipPlan([media], [(0.0, None)])

@@ -10,9 +10,9 @@ import pytest
 
 from omniembed.emulator import Emulator
 from omniembed.langchain import (
-    DashScopeMultimodalEmbeddings,
+    DashScopeMultiModalEmbeddings,
     GeminiEmbeddings,
-    VertexMultimodalEmbeddings,
+    VertexMultiModalEmbeddings,
 )
 from tests import media_factory as make
 
@@ -47,8 +47,8 @@ def build(kind: str, emu: Emulator, **kw: Any) -> Any:
     if kind == "gemini":
         return GeminiEmbeddings(**gemini_params(emu.base_url, **kw))
     if kind == "vertex":
-        return VertexMultimodalEmbeddings(**vertex_params(emu.base_url, **kw))
-    return DashScopeMultimodalEmbeddings(**dashscope_params(emu.base_url, **kw))
+        return VertexMultiModalEmbeddings(**vertex_params(emu.base_url, **kw))
+    return DashScopeMultiModalEmbeddings(**dashscope_params(emu.base_url, **kw))
 
 
 @pytest.fixture(params=CLASSES)

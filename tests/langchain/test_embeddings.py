@@ -24,13 +24,13 @@ from omniembed import (
     InvalidParameterError,
     MissingCredentialsError,
     UnsupportedMediaError,
-    VertexMultimodalEmbedder,
+    VertexMultiModalEmbedder,
 )
 from omniembed.emulator import Emulator
 from omniembed.langchain import (
-    DashScopeMultimodalEmbeddings,
+    DashScopeMultiModalEmbeddings,
     GeminiEmbeddings,
-    VertexMultimodalEmbeddings,
+    VertexMultiModalEmbeddings,
 )
 from tests import media_factory as make
 
@@ -134,12 +134,12 @@ def test_an_unknown_task_type_is_rejected_at_construction() -> None:
 
 
 def test_vertex_and_dashscope_send_no_task_fields(emu: Emulator) -> None:
-    VertexMultimodalEmbeddings(**vertex_params(emu.base_url)).embed_documents(["doc"], titles=["T"])
-    VertexMultimodalEmbeddings(**vertex_params(emu.base_url)).embed_query("query")
+    VertexMultiModalEmbeddings(**vertex_params(emu.base_url)).embed_documents(["doc"], titles=["T"])
+    VertexMultiModalEmbeddings(**vertex_params(emu.base_url)).embed_query("query")
     instances = [r.json["instances"][0] for r in emu.requests if r.route == "predict"]
     assert instances == [{"text": "doc"}, {"text": "query"}]
     emu.clear_requests()
-    ds = DashScopeMultimodalEmbeddings(**dashscope_params(emu.base_url))
+    ds = DashScopeMultiModalEmbeddings(**dashscope_params(emu.base_url))
     ds.embed_documents(["doc a", "doc b"])
     ds.embed_query("query")
     bodies = [r.json for r in emu.requests if r.route == "multimodalEmbedding"]
@@ -168,10 +168,10 @@ def test_the_whole_list_goes_to_the_provider_in_one_call(emu: Emulator) -> None:
 
 
 def test_a_ready_built_provider_embedder_is_used_as_is(emu: Emulator) -> None:
-    provider = VertexMultimodalEmbedder(
+    provider = VertexMultiModalEmbedder(
         project="other", access_token="t", base_url=emu.base_url, dimension=128
     )
-    e = VertexMultimodalEmbeddings(embedder=provider)
+    e = VertexMultiModalEmbeddings(embedder=provider)
     assert e.client is provider
     assert len(e.embed_query("hello")) == 128
     assert "/projects/other/" in emu.requests[0].path
@@ -362,7 +362,7 @@ def test_missing_credentials_raise_the_typed_error(monkeypatch: pytest.MonkeyPat
     with pytest.raises(MissingCredentialsError, match="GEMINI_API_KEY"):
         GeminiEmbeddings()
     with pytest.raises(MissingCredentialsError, match="DASHSCOPE_API_KEY"):
-        DashScopeMultimodalEmbeddings()
+        DashScopeMultiModalEmbeddings()
 
 
 def test_dimensions_alias_and_provider_validation(emu: Emulator) -> None:

@@ -14,9 +14,9 @@ from pydantic import ValidationError
 from omniembed import ConfigurationError, DailyQuotaExceededError
 from omniembed.emulator import Emulator
 from omniembed.langchain import (
-    DashScopeMultimodalEmbeddings,
+    DashScopeMultiModalEmbeddings,
     GeminiEmbeddings,
-    VertexMultimodalEmbeddings,
+    VertexMultiModalEmbeddings,
 )
 from omniembed.runtime import Quota
 
@@ -36,10 +36,10 @@ def _figures(embeddings: Any) -> tuple[Any, ...]:
 def _all(emu: Emulator, **kw: Any) -> list[Any]:
     return [
         GeminiEmbeddings(api_key=GEMINI_KEY, base_url=emu.base_url, **kw),
-        VertexMultimodalEmbeddings(
+        VertexMultiModalEmbeddings(
             project="p", access_token=VERTEX_TOKEN, base_url=emu.base_url, **kw
         ),
-        DashScopeMultimodalEmbeddings(
+        DashScopeMultiModalEmbeddings(
             api_key=DASHSCOPE_KEY, base_url=emu.base_url + "/api/v1", **kw
         ),
     ]
@@ -61,7 +61,7 @@ def test_tiers_and_the_providers_defaults(emu: Emulator) -> None:
         api_key=GEMINI_KEY, base_url=emu.base_url, tier="tier2", tokens_per_minute=10
     )
     assert _figures(tier2) == (5_000, 10, None, "item")
-    vertex = VertexMultimodalEmbeddings(project="p", access_token=VERTEX_TOKEN)
+    vertex = VertexMultiModalEmbeddings(project="p", access_token=VERTEX_TOKEN)
     assert _figures(vertex) == (120, None, None, "call")  # the model's published quota
     assert GeminiEmbeddings(api_key=GEMINI_KEY).client.quota.limits.empty
     with pytest.raises(ValidationError, match="tier must be one of"):
@@ -69,7 +69,7 @@ def test_tiers_and_the_providers_defaults(emu: Emulator) -> None:
     with pytest.raises(ValidationError, match="greater than or equal to 0"):
         GeminiEmbeddings(api_key=GEMINI_KEY, requests_per_day=-1)
     with pytest.raises(ConfigurationError, match="tier='tier1' has no published quota"):
-        VertexMultimodalEmbeddings(project="p", access_token=VERTEX_TOKEN, tier="tier1")
+        VertexMultiModalEmbeddings(project="p", access_token=VERTEX_TOKEN, tier="tier1")
 
 
 def test_one_shared_quota_and_serialization(emu: Emulator) -> None:

@@ -19,9 +19,9 @@ from langchain_tests.unit_tests import EmbeddingsUnitTests
 
 from omniembed.emulator import Emulator
 from omniembed.langchain import (
-    DashScopeMultimodalEmbeddings,
+    DashScopeMultiModalEmbeddings,
     GeminiEmbeddings,
-    VertexMultimodalEmbeddings,
+    VertexMultiModalEmbeddings,
 )
 
 from .conftest import dashscope_params, gemini_params, vertex_params
@@ -74,10 +74,10 @@ class TestGeminiEmbeddingsIntegration(_OnEmulator, EmbeddingsIntegrationTests):
 # --- Vertex AI multimodalembedding@001 ----------------------------------------------------
 
 
-class TestVertexMultimodalEmbeddingsUnit(EmbeddingsUnitTests):
+class TestVertexMultiModalEmbeddingsUnit(EmbeddingsUnitTests):
     @property
-    def embeddings_class(self) -> type[VertexMultimodalEmbeddings]:
-        return VertexMultimodalEmbeddings
+    def embeddings_class(self) -> type[VertexMultiModalEmbeddings]:
+        return VertexMultiModalEmbeddings
 
     @property
     def embedding_model_params(self) -> dict[str, Any]:
@@ -92,10 +92,10 @@ class TestVertexMultimodalEmbeddingsUnit(EmbeddingsUnitTests):
         )
 
 
-class TestVertexMultimodalEmbeddingsIntegration(_OnEmulator, EmbeddingsIntegrationTests):
+class TestVertexMultiModalEmbeddingsIntegration(_OnEmulator, EmbeddingsIntegrationTests):
     @property
-    def embeddings_class(self) -> type[VertexMultimodalEmbeddings]:
-        return VertexMultimodalEmbeddings
+    def embeddings_class(self) -> type[VertexMultiModalEmbeddings]:
+        return VertexMultiModalEmbeddings
 
     @property
     def embedding_model_params(self) -> dict[str, Any]:
@@ -105,10 +105,10 @@ class TestVertexMultimodalEmbeddingsIntegration(_OnEmulator, EmbeddingsIntegrati
 # --- DashScope -----------------------------------------------------------------------------
 
 
-class TestDashScopeMultimodalEmbeddingsUnit(EmbeddingsUnitTests):
+class TestDashScopeMultiModalEmbeddingsUnit(EmbeddingsUnitTests):
     @property
-    def embeddings_class(self) -> type[DashScopeMultimodalEmbeddings]:
-        return DashScopeMultimodalEmbeddings
+    def embeddings_class(self) -> type[DashScopeMultiModalEmbeddings]:
+        return DashScopeMultiModalEmbeddings
 
     @property
     def embedding_model_params(self) -> dict[str, Any]:
@@ -123,7 +123,7 @@ class TestDashScopeMultimodalEmbeddingsUnit(EmbeddingsUnitTests):
         )
 
 
-class TestDashScopeMultimodalEmbeddingsIntegration(_OnEmulator, EmbeddingsIntegrationTests):
+class TestDashScopeMultiModalEmbeddingsIntegration(_OnEmulator, EmbeddingsIntegrationTests):
     @pytest.fixture(autouse=True)
     async def _close_sdk_session(self) -> AsyncIterator[None]:
         # The dashscope SDK keeps one aiohttp session per event loop and never closes it;
@@ -132,8 +132,8 @@ class TestDashScopeMultimodalEmbeddingsIntegration(_OnEmulator, EmbeddingsIntegr
         await close_shared_aio_session()
 
     @property
-    def embeddings_class(self) -> type[DashScopeMultimodalEmbeddings]:
-        return DashScopeMultimodalEmbeddings
+    def embeddings_class(self) -> type[DashScopeMultiModalEmbeddings]:
+        return DashScopeMultiModalEmbeddings
 
     @property
     def embedding_model_params(self) -> dict[str, Any]:

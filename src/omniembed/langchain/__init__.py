@@ -17,20 +17,37 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
         "pip install 'omniembed[langchain]'"
     ) from exc
 
+from typing import Any
+
+from ..deprecated_names import renamed
 from .chat import ChatGemini
 from .embeddings import (
-    DashScopeMultimodalEmbeddings,
+    DashScopeMultiModalEmbeddings,
     GeminiEmbeddings,
-    VertexMultimodalEmbeddings,
+    VertexMultiModalEmbeddings,
 )
 from .loaders import PDFPageLoader, VideoSegmentLoader, add_documents_with_vectors
 
 __all__ = [
     "ChatGemini",
-    "DashScopeMultimodalEmbeddings",
+    "DashScopeMultiModalEmbeddings",
     "GeminiEmbeddings",
     "PDFPageLoader",
-    "VertexMultimodalEmbeddings",
+    "VertexMultiModalEmbeddings",
     "VideoSegmentLoader",
     "add_documents_with_vectors",
 ]
+
+
+_old_name = renamed(
+    __name__,
+    {
+        "VertexMultimodalEmbeddings": "VertexMultiModalEmbeddings",
+        "DashScopeMultimodalEmbeddings": "DashScopeMultiModalEmbeddings",
+    },
+    globals().__getitem__,
+)
+
+
+def __getattr__(name: str) -> Any:
+    return _old_name(name)

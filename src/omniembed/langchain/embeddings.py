@@ -17,6 +17,7 @@ from langchain_core.load import Serializable
 from langchain_core.utils import from_env, secret_from_env
 from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, field_validator
 
+from ..deprecated_names import renamed
 from ..errors import ConfigurationError, UnsupportedMediaError
 from ..media import Media
 from ..mime import Modality
@@ -27,9 +28,9 @@ from ..tasks import Task
 from ..types import Embedding, EmbeddingResult, VideoSegmentConfig
 
 __all__ = [
-    "DashScopeMultimodalEmbeddings",
+    "DashScopeMultiModalEmbeddings",
     "GeminiEmbeddings",
-    "VertexMultimodalEmbeddings",
+    "VertexMultiModalEmbeddings",
 ]
 
 
@@ -38,7 +39,7 @@ __all__ = [
 RUNTIME_KNOBS = RUNTIME_SETTINGS
 
 
-class _MultimodalEmbeddings(Serializable, Embeddings):
+class _MultiModalEmbeddings(Serializable, Embeddings):
     """Shared fields and methods; subclasses say how to build their provider embedder."""
 
     model_config = ConfigDict(
@@ -238,7 +239,7 @@ def _vectors(results: list[EmbeddingResult]) -> list[list[float]]:
     return [result.vector for result in results]
 
 
-class GeminiEmbeddings(_MultimodalEmbeddings):
+class GeminiEmbeddings(_MultiModalEmbeddings):
     """Gemini embeddings (gemini-embedding-2: text, images, video, audio, PDF in one space;
     gemini-embedding-001; text-embedding-005 on Vertex AI) via `omniembed.GeminiEmbedder`.
 
@@ -305,9 +306,9 @@ class GeminiEmbeddings(_MultimodalEmbeddings):
         )
 
 
-class VertexMultimodalEmbeddings(_MultimodalEmbeddings):
+class VertexMultiModalEmbeddings(_MultiModalEmbeddings):
     """Vertex AI ``multimodalembedding@001`` (text, images and video segments in one
-    1,408-dimensional space) via `omniembed.VertexMultimodalEmbedder`.
+    1,408-dimensional space) via `omniembed.VertexMultiModalEmbedder`.
 
     Credentials: ADC by default, or ``credentials`` / ``access_token``. The model has no
     task types (``task_type`` is ignored) and reads at most 32 tokens of text.
@@ -315,9 +316,9 @@ class VertexMultimodalEmbeddings(_MultimodalEmbeddings):
     Example:
         .. code-block:: python
 
-            from omniembed.langchain import VertexMultimodalEmbeddings
+            from omniembed.langchain import VertexMultiModalEmbeddings
 
-            embeddings = VertexMultimodalEmbeddings(project="my-project")
+            embeddings = VertexMultiModalEmbeddings(project="my-project")
             segments = embeddings.embed_video("gs://bucket/talk.mp4")
     """
 
@@ -342,14 +343,14 @@ class VertexMultimodalEmbeddings(_MultimodalEmbeddings):
         return {"access_token": "GOOGLE_ACCESS_TOKEN"}
 
     def _build(self) -> Embedder:
-        from ..providers.vertex_multimodal import MODEL, VertexMultimodalEmbedder
+        from ..providers.vertex_multimodal import MODEL, VertexMultiModalEmbedder
 
         if self.model != MODEL:
             raise ConfigurationError(
-                f"VertexMultimodalEmbeddings serves {MODEL} only, not {self.model!r}; use "
+                f"VertexMultiModalEmbeddings serves {MODEL} only, not {self.model!r}; use "
                 "GeminiEmbeddings(vertexai=True) for Vertex AI's Gemini/text models"
             )
-        return VertexMultimodalEmbedder(
+        return VertexMultiModalEmbedder(
             project=self.project,
             location=self.location,
             credentials=self.credentials,
@@ -363,7 +364,7 @@ class VertexMultimodalEmbeddings(_MultimodalEmbeddings):
         )
 
 
-class DashScopeMultimodalEmbeddings(_MultimodalEmbeddings):
+class DashScopeMultiModalEmbeddings(_MultiModalEmbeddings):
     """Alibaba Cloud DashScope multimodal embeddings (tongyi-embedding-vision-plus/-flash,
     qwen3-vl-embedding, multimodal-embedding-v1) via `omniembed.DashScopeEmbedder`.
 
@@ -374,9 +375,9 @@ class DashScopeMultimodalEmbeddings(_MultimodalEmbeddings):
     Example:
         .. code-block:: python
 
-            from omniembed.langchain import DashScopeMultimodalEmbeddings
+            from omniembed.langchain import DashScopeMultiModalEmbeddings
 
-            embeddings = DashScopeMultimodalEmbeddings(model="tongyi-embedding-vision-plus")
+            embeddings = DashScopeMultiModalEmbeddings(model="tongyi-embedding-vision-plus")
             vectors = embeddings.embed_image(uris=["https://example.com/cat.jpg"])
     """
 
@@ -411,3 +412,17 @@ class DashScopeMultimodalEmbeddings(_MultimodalEmbeddings):
             default_task=self.task_type,
             **self._runtime(),
         )
+
+
+_old_name = renamed(
+    __name__,
+    {
+        "VertexMultimodalEmbeddings": "VertexMultiModalEmbeddings",
+        "DashScopeMultimodalEmbeddings": "DashScopeMultiModalEmbeddings",
+    },
+    globals().__getitem__,
+)
+
+
+def __getattr__(name: str) -> Any:
+    return _old_name(name)

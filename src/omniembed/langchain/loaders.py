@@ -23,7 +23,7 @@ from langchain_core.vectorstores import InMemoryVectorStore, VectorStore
 from ..media import Media
 from ..pdf import iter_pages
 from ..types import Embedding, VideoSegmentConfig
-from .embeddings import _MultimodalEmbeddings
+from .embeddings import _MultiModalEmbeddings
 
 __all__ = ["PDFPageLoader", "VideoSegmentLoader", "add_documents_with_vectors"]
 
@@ -45,7 +45,7 @@ class VideoSegmentLoader(BaseLoader):
         self,
         path_or_uri: str | os.PathLike[str],
         *,
-        embeddings: _MultimodalEmbeddings,
+        embeddings: _MultiModalEmbeddings,
         segment_config: VideoSegmentConfig | None = None,
     ) -> None:
         self.source = os.fspath(path_or_uri)

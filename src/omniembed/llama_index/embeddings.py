@@ -667,7 +667,7 @@ class GeminiMultiModalEmbedding(OmniMultiModalEmbedding):
 
 
 class VertexMultiModalEmbedding(OmniMultiModalEmbedding):
-    """Vertex AI ``multimodalembedding@001`` (`VertexMultimodalEmbedder`): text, images and
+    """Vertex AI ``multimodalembedding@001`` (`VertexMultiModalEmbedder`): text, images and
     video segments in one space. Task types do not apply to this model.
 
     Credentials: ADC by default, or ``credentials`` / ``access_token``; ``project`` /
@@ -704,14 +704,14 @@ class VertexMultiModalEmbedding(OmniMultiModalEmbedding):
         return "OmniembedVertexMultiModalEmbedding"
 
     def _build_embedder(self) -> Embedder:
-        from ..providers.vertex_multimodal import MODEL, VertexMultimodalEmbedder
+        from ..providers.vertex_multimodal import MODEL, VertexMultiModalEmbedder
 
         if self.model_name != MODEL:
             raise InvalidParameterError(
                 f"VertexMultiModalEmbedding serves {MODEL} only, not {self.model_name!r}; use "
                 "GeminiMultiModalEmbedding(vertexai=True) for Gemini embedding models"
             )
-        return VertexMultimodalEmbedder(
+        return VertexMultiModalEmbedder(
             project=self.project,
             location=self.location,
             credentials=self.credentials,
@@ -724,11 +724,11 @@ class VertexMultiModalEmbedding(OmniMultiModalEmbedding):
         )
 
     def _adopt(self, embedder: Embedder) -> None:
-        from ..providers.vertex_multimodal import VertexMultimodalEmbedder
+        from ..providers.vertex_multimodal import VertexMultiModalEmbedder
 
-        if not isinstance(embedder, VertexMultimodalEmbedder):
+        if not isinstance(embedder, VertexMultiModalEmbedder):
             raise TypeError(
-                f"{type(self).__name__} wraps a VertexMultimodalEmbedder, not {embedder!r}"
+                f"{type(self).__name__} wraps a VertexMultiModalEmbedder, not {embedder!r}"
             )
         self.project = embedder.project
         self.location = embedder.location

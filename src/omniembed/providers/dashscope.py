@@ -291,7 +291,7 @@ class DashScopeEmbedder(Embedder):
         if options:
             raise ConfigurationError(
                 f"DashScopeEmbedder.embed() got unexpected options {sorted(options)}; "
-                "video_segment_config is an option of VertexMultimodalEmbedder (use "
+                "video_segment_config is an option of VertexMultiModalEmbedder (use "
                 "embed_video(..., segment_config) with any embedder)"
             )
         if task is not self.default_task or title:

@@ -221,7 +221,7 @@ class GeminiEmbedder(Embedder):
         if options:
             raise ConfigurationError(
                 f"GeminiEmbedder.embed() got unexpected options {sorted(options)}; "
-                "video_segment_config is an option of VertexMultimodalEmbedder (use "
+                "video_segment_config is an option of VertexMultiModalEmbedder (use "
                 "embed_video(..., segment_config) with any embedder)"
             )
         request = self._condition(index, parts, task, title)
@@ -389,7 +389,7 @@ class GeminiEmbedder(Embedder):
                         f"the {kind} is {seconds:.1f} s long; {spec.name} takes at most "
                         f"{limit:.0f} s per input. Cut it into ≤{limit:.0f} s clips "
                         "(embed_video(..., VideoSegmentConfig(interval_sec=...))), or use "
-                        "VertexMultimodalEmbedder, which embeds long videos segment by segment",
+                        "VertexMultiModalEmbedder, which embeds long videos segment by segment",
                         index=index,
                         source=item.source,
                     )

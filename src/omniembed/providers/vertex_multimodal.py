@@ -1,4 +1,4 @@
-"""`VertexMultimodalEmbedder`: Vertex AI ``multimodalembedding@001`` over REST.
+"""`VertexMultiModalEmbedder`: Vertex AI ``multimodalembedding@001`` over REST.
 
 No supported SDK sends this model's instance shape any more, so this module calls
 ``:predict`` with httpx and google-auth. Wire rules it owns (DESIGN.md §3):
@@ -27,6 +27,7 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
+from ..deprecated_names import renamed
 from ..errors import (
     ConfigurationError,
     InvalidParameterError,
@@ -86,7 +87,7 @@ class _Instance:
     interval_sec: float
 
 
-class VertexMultimodalEmbedder(Embedder):
+class VertexMultiModalEmbedder(Embedder):
     """Image, text and video embeddings from Vertex AI ``multimodalembedding@001``.
 
     Credentials: Application Default Credentials by default, or ``credentials``
@@ -190,7 +191,7 @@ class VertexMultimodalEmbedder(Embedder):
             # Reject rather than ignore: a misspelt option would otherwise embed silently
             # with the defaults.
             raise ConfigurationError(
-                f"VertexMultimodalEmbedder.embed() got unexpected options {unknown}; the only "
+                f"VertexMultiModalEmbedder.embed() got unexpected options {unknown}; the only "
                 "option is video_segment_config=VideoSegmentConfig(...)"
             )
         texts = [p for p in parts if isinstance(p, str)]
@@ -493,7 +494,7 @@ class VertexMultimodalEmbedder(Embedder):
 
     def __repr__(self) -> str:
         return (
-            f"VertexMultimodalEmbedder(project={self.project!r}, "
+            f"VertexMultiModalEmbedder(project={self.project!r}, "
             f"location={self.location!r}, dimension={self.dimension})"
         )
 
@@ -598,3 +599,12 @@ def _downscaled(image: Media) -> bytes:
 
 def _typed(exc: Exception) -> Exception:
     return map_google_error(exc, provider="vertex") or exc
+
+
+_old_name = renamed(
+    __name__, {"VertexMultimodalEmbedder": "VertexMultiModalEmbedder"}, globals().__getitem__
+)
+
+
+def __getattr__(name: str) -> Any:
+    return _old_name(name)

@@ -180,11 +180,11 @@ def build_embedder(
             token = placeholder
         project = settings.project or (PLACEHOLDER_KEY if offline else None)
         if settings.model == VERTEX_MULTIMODAL:
-            from ..providers.vertex_multimodal import VertexMultimodalEmbedder
+            from ..providers.vertex_multimodal import VertexMultiModalEmbedder
 
             if settings.dimension is not None:
                 runtime["dimension"] = settings.dimension
-            return VertexMultimodalEmbedder(
+            return VertexMultiModalEmbedder(
                 project=project,
                 location=settings.location,
                 access_token=token,
@@ -257,10 +257,10 @@ def capabilities(embedder: Embedder) -> Capabilities:
     from ..providers.vertex_multimodal import (
         MIN_INTERVAL_SEC,
         VIDEO_DIMENSION,
-        VertexMultimodalEmbedder,
+        VertexMultiModalEmbedder,
     )
 
-    if isinstance(embedder, VertexMultimodalEmbedder):
+    if isinstance(embedder, VertexMultiModalEmbedder):
         # Video vectors are always 1,408-dimensional: they fit one collection only with
         # text and image vectors of the same size.
         video = embedder.dimension == VIDEO_DIMENSION
