@@ -68,7 +68,8 @@ class EmulatorProcess:
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
         lines: queue.Queue[str | None] = queue.Queue()
-        threading.Thread(target=self._drain, args=(lines,), daemon=True).start()
+        self._drainer = threading.Thread(target=self._drain, args=(lines,), daemon=True)
+        self._drainer.start()
         deadline = time.monotonic() + self.startup_timeout
         while not self.base_url:
             remaining = deadline - time.monotonic()
@@ -139,11 +140,16 @@ class EmulatorProcess:
 
     def __exit__(self, *exc: object) -> None:
         proc, self._proc = self._proc, None
-        if proc is None or proc.poll() is not None:
+        if proc is None:
             return
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
+        # The drainer reads the pipe to its end (the process is gone); then close it.
+        self._drainer.join(timeout=10)
+        if proc.stdout is not None:
+            proc.stdout.close()

@@ -47,7 +47,7 @@ async def main() -> None:
     with service() as options, tempfile.TemporaryDirectory() as tmp:
         embedder = GeminiEmbedder(
             "gemini-embedding-2",
-            output_dimensionality=768,
+            dimensions=768,
             cache=Path(tmp) / "cache.sqlite",
             **options,
         )

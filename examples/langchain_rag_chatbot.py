@@ -9,7 +9,8 @@ LCEL chain retrieves across modalities, hands the hits to ChatGemini as content 
         [--question "When was the lighthouse built?"]
 
 Set GEMINI_API_KEY to use the real service; without it the built-in emulator runs offline.
-Needs: pip install 'omniembed[langchain]' langchain-chroma (langchain-text-splitters optional).
+Needs: pip install 'omniembed[langchain-chroma,emulator]' (the emulator only for offline runs;
+langchain-text-splitters optional).
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ answers with Gemini over the retrieved media and cites files, pages and timestam
 
 Set GEMINI_API_KEY to use the real service; without it the example runs offline against
 omniembed's built-in emulator (stand-in vectors and answers, not a model).
+Needs: pip install 'omniembed[llama-index-qdrant,emulator]' (the emulator only for offline runs).
 """
 
 from __future__ import annotations
@@ -225,7 +226,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with service(args.base_url) as options:
         embed = GeminiMultiModalEmbedding(
             model_name="gemini-embedding-2",
-            output_dimensionality=DIMENSIONS,
+            dimensions=DIMENSIONS,
             # A second guard against paying twice: unchanged inputs (e.g. after --reindex)
             # are served from this SQLite file instead of the API.
             cache=args.store / "embeddings.sqlite",

@@ -39,6 +39,7 @@ from omniembed import (
     MissingCredentialsError,
     NotFoundError,
     RetryPolicy,
+    UnknownParameterError,
     UnsupportedMediaError,
     VertexMultiModalEmbedder,
     VideoSegmentConfig,
@@ -657,6 +658,13 @@ ROWS: list[Row] = [
         "maybe over tongyi-embedding-vision-plus's limit of 1024; the service may reject it",
     ),
     # --- parameters ----------------------------------------------------------------------------
+    Row(
+        "unknown-keyword",
+        lambda c: GeminiEmbedder(api_key="k", dimensons=256),
+        UnknownParameterError,
+        "GeminiEmbedder() got an unexpected keyword argument 'dimensons'; did you mean "
+        "'dimensions'?",
+    ),
     Row(
         "dimension-gemini",
         lambda c: GeminiEmbedder(api_key="k", output_dimensionality=4000),

@@ -20,6 +20,12 @@ SCRIPT = ROOT / "benchmarks" / "compare.py"
 pytest.importorskip("aiohttp")  # the emulator
 pytest.importorskip("dashscope")
 
+#: Where the anchors of benchmarks/loop_lag.py live (the bench extra installs them).
+_ANCHOR_MODULES = {
+    "LlamaIndex GoogleGenAIEmbedding": "llama_index.embeddings.google_genai",
+    "LangChain GoogleGenerativeAIEmbeddings": "langchain_google_genai",
+}
+
 
 def test_compare_quick_prints_the_table(tmp_path: Path) -> None:
     cmd = [
@@ -78,3 +84,28 @@ def test_quota_benchmark_quick_prints_its_table() -> None:
         cells = [c.strip() for c in row.strip("|").split("|")]
         assert cells[2] == "70/70", row  # everything embedded
         assert int(cells[3]) <= 5, row  # rejected calls
+
+
+def test_loop_lag_benchmark_prints_its_table() -> None:
+    script = ROOT / "benchmarks" / "loop_lag.py"
+    cmd = [sys.executable, str(script), *("--texts", "40", "--images", "4", "--repeat", "1")]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=180, cwd=ROOT)
+    out = done.stdout
+    assert done.returncode == 0, out + done.stderr
+    assert "| client | inputs | max lag, ms | p99 lag, ms | busy max, ms |" in out
+    rows = [line for line in out.splitlines() if line.startswith("| omniembed ")]
+    assert len(rows) == 9, out
+    for row in rows:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert all(c[0].isdigit() for c in cells[2:]), row  # measured, not "FAILED"
+    for anchor in ("LlamaIndex GoogleGenAIEmbedding", "LangChain GoogleGenerativeAIEmbeddings"):
+        line = next(line for line in out.splitlines() if line.startswith(f"| {anchor} |"))
+        if not _installed(_ANCHOR_MODULES[anchor]):
+            assert "not installed" in line
+
+
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # a parent package is missing
+        return False

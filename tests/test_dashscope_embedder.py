@@ -808,8 +808,6 @@ def test_service_rejection_of_one_item_keeps_the_others(emu: Emulator) -> None:
 
 
 async def test_async_end_to_end_with_upload_and_close(emu: Emulator) -> None:
-    from dashscope.api_entities import aio_session
-
     emu.latency_ms = 200
     # A known quota: no slow start, so all four requests go at once.
     async with live(emu, max_concurrency=4, requests_per_minute=600) as e:
@@ -821,8 +819,9 @@ async def test_async_end_to_end_with_upload_and_close(emu: Emulator) -> None:
         fused = await live(emu, "qwen3-vl-embedding").aembed(
             [["clip", Media.from_bytes(make.video(1))]]
         )
-        assert loop in aio_session._aio_sessions
-    assert loop not in aio_session._aio_sessions  # aclose closed the SDK's shared session
+        session = e._aio_loops.get()  # this loop's session (answers decoded off the loop)
+        assert not session.closed
+    assert session.closed  # aclose closed it
     assert len(results) == 80 and fused[0].embeddings[0].modality == "vl"
     assert len([r for r in emu.requests if r.route == "ossUpload"]) == 1
     sync = live(emu).embed(["text 7"])[0].vector

@@ -36,6 +36,7 @@ from .errors import (
     ServiceConnectionError,
     ServiceError,
     ServiceTimeoutError,
+    UnknownParameterError,
     UnsupportedMediaError,
 )
 from .media import Media
@@ -124,6 +125,7 @@ __all__ = [
     "ServiceError",
     "ServiceTimeoutError",
     "Task",
+    "UnknownParameterError",
     "UnsupportedMediaError",
     "VertexMultiModalEmbedder",
     "VideoSegmentConfig",

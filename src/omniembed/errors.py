@@ -76,6 +76,11 @@ class InvalidParameterError(InputError):
     """A parameter (dimension, segment config, task, model option) is not allowed."""
 
 
+class UnknownParameterError(InvalidParameterError, TypeError):
+    """A keyword argument no parameter of the class takes (a `TypeError`, as Python's own
+    is); the message names the nearest accepted one."""
+
+
 class MissingDependencyError(OmniEmbedError, ImportError):
     """An optional dependency is needed for this feature; the message names the extra."""
 

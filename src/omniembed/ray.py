@@ -26,6 +26,7 @@ from collections.abc import Mapping, Sequence
 from importlib import import_module
 from typing import Any, Literal, NamedTuple
 
+from .closing import Closeable
 from .errors import ConfigurationError, MissingDependencyError, OmniEmbedError
 
 try:
@@ -38,9 +39,11 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
 import numpy as np
 from pydantic import SecretStr
 
+from .keywords import accepted_keywords, unknown_keyword
 from .media import Media
 from .mime import Modality
 from .providers.base import Embedder
+from .providers.factory import ALIASES, PROVIDERS, accepted_settings, embedder_class, resolve
 from .providers.quota_table import default_tier, quota_limits
 from .runtime.quota import Quota, QuotaLimits
 from .runtime.rate_limit import RateLimiter
@@ -60,11 +63,6 @@ __all__ = [
 ]
 
 #: Provider names accepted by `EmbedBatch` and `embed_dataset`.
-PROVIDERS: Mapping[str, str] = {
-    "gemini": "omniembed.providers.gemini:GeminiEmbedder",
-    "vertex": "omniembed.providers.vertex_multimodal:VertexMultiModalEmbedder",
-    "dashscope": "omniembed.providers.dashscope:DashScopeEmbedder",
-}
 
 #: Values of an ``input_type_column`` meaning "a path, URI or bytes to read as media".
 MEDIA_KINDS = frozenset({"media", *(m.value for m in Modality if m is not Modality.TEXT), "pdf"})
@@ -87,7 +85,7 @@ class _Default(enum.Enum):
 PROVIDER_DEFAULT = _Default.PROVIDER
 
 
-class EmbedBatch:
+class EmbedBatch(Closeable):
     """Embeds one column of each batch; use with ``Dataset.map_batches`` on an actor pool.
 
     Rows hold text, or media as a local path, a URI (``file://``, ``http(s)://``, ``gs://``,
@@ -178,7 +176,13 @@ class EmbedBatch:
         self.task = task
         self.workers = workers
         self.vector_dtype = vector_dtype
-        cls = resolve_provider(provider)
+        # The one settings → embedder path (aliases, nearest-name errors, "vertex" models);
+        # a misspelt name is suggested among ours and the provider's.
+        takes = accepted_settings(embedder_class(provider, embedder_kwargs.get("model")))
+        for name in embedder_kwargs:
+            if name not in takes and name not in ALIASES:
+                raise unknown_keyword("EmbedBatch", name, takes | _OWN_KEYWORDS)
+        cls, embedder_kwargs = resolve(provider, embedder_kwargs)
         mine = share(
             cls,
             workers,
@@ -348,24 +352,24 @@ class EmbedBatch:
                 )
         return vectors, errors, segs
 
+    # --- closing (``with`` / ``async with`` come from `Closeable`) ------------------------
+
+    def close(self) -> None:
+        """Close the embedder's connections (`Embedder.close`; an actor that is simply
+        dropped closes them when collected)."""
+        self.embedder.close()
+
     def __repr__(self) -> str:  # never shows the embedder's credentials
         return f"EmbedBatch({self.embedder!r}, workers={self.workers})"
 
 
-def resolve_provider(provider: str | type[Embedder]) -> type[Embedder]:
-    """The embedder class for ``"gemini"``, ``"vertex"``, ``"dashscope"`` or a class."""
-    if isinstance(provider, type) and issubclass(provider, Embedder):
-        return provider
-    target = PROVIDERS.get(str(provider).lower())
-    if target is None:
-        raise ConfigurationError(
-            f"unknown provider {provider!r}; use one of {', '.join(PROVIDERS)} or an "
-            "Embedder subclass"
-        )
-    module_name, _, name = target.partition(":")
-    module = __import__(module_name, fromlist=[name])
-    cls: type[Embedder] = getattr(module, name)
-    return cls
+_OWN_KEYWORDS = accepted_keywords(EmbedBatch.__init__)
+
+
+def resolve_provider(provider: str | type[Embedder], model: str | None = None) -> type[Embedder]:
+    """The embedder class for ``"gemini"``, ``"vertex"``, ``"dashscope"`` (and ``model``)
+    or a class (see `omniembed.providers.factory.embedder_class`)."""
+    return embedder_class(provider, model)
 
 
 class WorkerShare(NamedTuple):

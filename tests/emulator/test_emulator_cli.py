@@ -57,6 +57,7 @@ def test_module_serves_until_interrupted() -> None:
             if process.poll() is None:  # never leave an emulator running
                 process.kill()
                 process.wait()
+            process.communicate()  # and close its pipes
     assert code == 0
 
 
@@ -78,6 +79,7 @@ def test_module_stops_on_sigint_even_when_started_with_it_ignored() -> None:
         if process.poll() is None:
             process.kill()
             process.wait()
+        process.communicate()  # and close its pipes
 
 
 def test_out_of_range_port_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:

@@ -186,6 +186,7 @@ async def test_async_client(emulator: Emulator) -> None:
     response = await client.aio.models.embed_content(
         model="gemini-embedding-001", contents=["a", "b", "c"]
     )
+    await client.aio.aclose()  # its aiohttp session belongs to this loop
 
     assert response.embeddings is not None
     vectors = np.array([e.values for e in response.embeddings])

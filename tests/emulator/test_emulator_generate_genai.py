@@ -81,7 +81,10 @@ def test_generate_content_stream_async(emulator: Emulator) -> None:
         stream = await client.aio.models.generate_content_stream(
             model="gemini-2.5-pro", contents=[CONTEXT, "Where is the Louvre museum?"]
         )
-        return [chunk.text or "" async for chunk in stream]
+        try:
+            return [chunk.text or "" async for chunk in stream]
+        finally:
+            await client.aio.aclose()  # its aiohttp session belongs to this loop
 
     texts = asyncio.run(run())
     assert len(texts) >= 2

@@ -359,6 +359,7 @@ def _cli_emulator() -> Iterator[tuple[subprocess.Popen[str], str]]:
             if process.poll() is None:  # never leave an emulator running
                 process.kill()
                 process.wait()
+            process.communicate()  # and close its pipes
 
 
 def test_cli_reads_the_api_key_from_the_environment() -> None:

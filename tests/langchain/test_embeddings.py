@@ -368,7 +368,7 @@ def test_missing_credentials_raise_the_typed_error(monkeypatch: pytest.MonkeyPat
 def test_dimensions_alias_and_provider_validation(emu: Emulator) -> None:
     assert len(build("dashscope", emu, dimensions=256).embed_query("x")) == 256
     assert len(build("vertex", emu, dimension=128).embed_query("x")) == 128
-    with pytest.raises(InvalidParameterError, match="dimension=100"):
+    with pytest.raises(InvalidParameterError, match="dimensions=100"):
         build("vertex", emu, dimensions=100)
 
 

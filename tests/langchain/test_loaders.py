@@ -73,7 +73,7 @@ def test_gemini_video_is_cut_into_clips_sent_in_one_call(
     assert len(calls) == 1
     parts = [entry["content"]["parts"] for entry in calls[0].json["requests"]]
     assert len(parts) == 2
-    assert all(field["mime_type"] == "video/mp4" for [p] in parts for field in [p["inline_data"]])
+    assert all(field["mimeType"] == "video/mp4" for [p] in parts for field in [p["inlineData"]])
     # Without a config the whole video is one segment.
     [whole] = e.embed_video(str(red_then_blue_video))
     assert whole.start_offset_sec == 0

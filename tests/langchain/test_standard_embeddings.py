@@ -119,7 +119,7 @@ class TestDashScopeMultiModalEmbeddingsUnit(EmbeddingsUnitTests):
         return (
             {"DASHSCOPE_API_KEY": "sk-FAKE-ENV-KEY"},
             {"base_url": OFFLINE, "dimensions": 256},
-            {"api_key": "sk-FAKE-ENV-KEY", "dimension": 256},
+            {"api_key": "sk-FAKE-ENV-KEY", "dimensions": 256},
         )
 
 

@@ -21,6 +21,7 @@ from llama_index.core.base.llms.types import (
 )
 from llama_index.core.callbacks import CallbackManager, TokenCountingHandler
 from llama_index.core.indices import MultiModalVectorStoreIndex
+from llama_index.core.query_engine import RetrieverQueryEngine
 from llama_index.core.schema import ImageNode, TextNode
 from llama_index.core.storage import StorageContext
 from llama_index.core.vector_stores import SimpleVectorStore
@@ -221,7 +222,12 @@ def test_as_the_llm_of_a_multimodal_query_engine(emu: Emulator) -> None:
     index = MultiModalVectorStoreIndex(
         nodes, storage_context=storage, embed_model=embed, image_embed_model=embed
     )
-    engine = index.as_query_engine(llm=llm(emu), similarity_top_k=1, image_similarity_top_k=1)
+    # MultiModalVectorStoreIndex.as_query_engine is deprecated (llama-index-core 0.14.23)
+    engine = RetrieverQueryEngine.from_args(
+        index.as_retriever(similarity_top_k=1, image_similarity_top_k=1),
+        llm=llm(emu),
+        multimodal=True,
+    )
     answer = engine.query("When was the lighthouse built?")
     assert "1874" in str(answer)
     parts = sent_parts(emu)

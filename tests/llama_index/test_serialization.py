@@ -90,7 +90,7 @@ def test_from_dict_round_trip(emu: Emulator, monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("DASHSCOPE_API_KEY", DASHSCOPE_KEY)
     embed = build("dashscope", emu, dimension=512)
     clone = type(embed).from_json(embed.to_json())
-    assert clone.dimension == 512 and len(clone.get_text_embedding("hello")) == 512
+    assert clone.dimensions == 512 and len(clone.get_text_embedding("hello")) == 512
 
 
 def test_credentials_and_parameters_are_checked_at_construction(emu: Emulator) -> None:
@@ -109,7 +109,7 @@ def test_wraps_a_ready_built_embedder(emu: Emulator) -> None:
     )
     embed = GeminiMultiModalEmbedding(embedder=provider)
     assert embed.embedder is provider
-    assert embed.model_name == "gemini-embedding-001" and embed.output_dimensionality == 256
+    assert embed.model_name == "gemini-embedding-001" and embed.dimensions == 256
     assert len(embed.get_text_embedding("x")) == 256
     with pytest.raises(TypeError, match="GeminiEmbedder"):
         GeminiMultiModalEmbedding(embedder=build("dashscope", emu).embedder)

@@ -41,7 +41,9 @@ def test_resume_after_kill_repeats_no_finished_file(
     env = {k: v for k, v in os.environ.items() if k not in ("GEMINI_API_KEY", "GOOGLE_API_KEY")}
     command = [sys.executable, "-m", "omniembed.cli", "index", str(folder),
                "--store", str(store), "--base-url", emu.base_url, "--quiet"]  # fmt: skip
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         deadline = time.monotonic() + 30
         while not finished(store) and process.poll() is None and time.monotonic() < deadline:
@@ -100,7 +102,9 @@ def test_kills_at_any_point_of_a_streamed_file_leave_a_store_the_next_run_resume
     embedded = 0
     for after in (1, 4, 9, 15):  # kill once this many embedding requests were answered
         emu.clear_requests()
-        process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        process = subprocess.Popen(
+            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         try:
             deadline = time.monotonic() + 60
             while (

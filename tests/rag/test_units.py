@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 from omniembed.generation import Usage
+from omniembed.providers.dashscope import api_base_url
 from omniembed.rag import Answer, Hit, format_answer, format_hit
 from omniembed.rag.chunking import chunk_text
-from omniembed.rag.embedders import dashscope_base_url
 
 
 def test_chunks_pack_paragraphs_and_respect_the_bound() -> None:
@@ -56,6 +56,6 @@ def test_json_form_has_every_hit_field() -> None:
 
 
 def test_dashscope_base_url_gets_the_api_path_only_when_bare() -> None:
-    assert dashscope_base_url("http://127.0.0.1:9/") == "http://127.0.0.1:9/api/v1"
-    assert dashscope_base_url("https://proxy/x/api/v1") == "https://proxy/x/api/v1"
-    assert dashscope_base_url(None) is None
+    assert api_base_url("http://127.0.0.1:9/") == "http://127.0.0.1:9/api/v1"
+    assert api_base_url("https://proxy/x/api/v1") == "https://proxy/x/api/v1"
+    assert api_base_url(None) == "https://dashscope-intl.aliyuncs.com/api/v1"

@@ -195,7 +195,7 @@ def test_a_writer_killed_mid_add_leaves_a_readable_index(tmp_path: Path) -> None
         os.kill(child.pid, signal.SIGKILL)
     finally:
         child.kill()
-        child.wait(timeout=30)
+        child.communicate(timeout=30)  # waits, and closes its pipe
     assert child.returncode == -signal.SIGKILL
     with VectorIndex.open(tmp_path) as index:
         total = index.count()

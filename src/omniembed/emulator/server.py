@@ -154,7 +154,7 @@ class Emulator:
             if os.name != "nt":  # on Windows SO_REUSEADDR would allow port hijacking
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind((self.host, self.port))
-        except OSError:
+        except BaseException:  # OSError, or OverflowError for a port out of range
             sock.close()
             raise
         self.port = sock.getsockname()[1]

@@ -12,7 +12,7 @@ import base64
 import json
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from operator import itemgetter
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LangSmithParams, LanguageModelInput
@@ -38,6 +38,7 @@ from langchain_core.utils.function_calling import convert_to_json_schema, conver
 from langchain_core.utils.pydantic import is_basemodel_subclass
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
+from ..closing import Closeable
 from ..errors import InvalidParameterError
 from ..generation import (
     FileRef,
@@ -52,6 +53,7 @@ from ..generation import (
     ToolSpec,
     Usage,
 )
+from ..keywords import model_keywords
 from ..media import Media
 from ..providers.gemini_llm import GeminiGenerator
 from ..providers.gemini_llm_models import DEFAULT_MODEL, llm_spec
@@ -59,7 +61,7 @@ from ..providers.gemini_llm_models import DEFAULT_MODEL, llm_spec
 _MEDIA_BLOCKS = ("image", "file", "audio", "video")
 
 
-class ChatGemini(BaseChatModel):
+class ChatGemini(BaseChatModel, Closeable):
     """Gemini as a LangChain chat model that reads images, PDFs, audio and video.
 
     Accepts LangChain's standard content blocks (``{"type": "image", "base64"|"url"|
@@ -87,12 +89,29 @@ class ChatGemini(BaseChatModel):
     timeout: float | None = 300.0
     max_retries: int = 6
     requests_per_minute: float | None = None
+    streaming: bool = False
+    """Stream under ``invoke`` too (callbacks see each token), as LangChain's chat models
+    take it."""
     credentials: Any = Field(default=None, exclude=True)
     generator: GeminiGenerator | None = Field(default=None, exclude=True)
 
     model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True)
 
     _generator: GeminiGenerator = PrivateAttr()
+    #: The fields' other names (pydantic aliases), resolved before pydantic sees them so
+    #: that two names of one field are an error rather than one silently winning.
+    _aliases: ClassVar[dict[str, str]] = {
+        "model_name": "model",
+        "google_api_key": "api_key",
+        "max_output_tokens": "max_tokens",
+        "stop_sequences": "stop",
+    }
+
+    def __init__(self, model: str | None = None, /, **data: Any) -> None:
+        """``model`` may be given by position; an unknown keyword raises
+        `UnknownParameterError` naming the nearest field."""
+        positional = None if model is None else ("model", model)
+        super().__init__(**model_keywords(type(self), data, self._aliases, positional))
 
     @model_validator(mode="after")
     def _build_generator(self) -> ChatGemini:
@@ -161,6 +180,18 @@ class ChatGemini(BaseChatModel):
     def context_window(self) -> int:
         """Input token limit of the model (no network call)."""
         return llm_spec(self.model).context_window
+
+    # --- closing (``with`` / ``async with`` come from `Closeable`) ------------------------
+
+    def close(self) -> None:
+        """Close the generator's connections (`GeminiGenerator.close`): idempotent, and
+        the model cannot be used afterwards. A generator passed as ``generator=`` (and so
+        shared with copies of this model) is closed too."""
+        self._generator.close()
+
+    async def aclose(self) -> None:
+        """`close`, closing the running event loop's connections in it first."""
+        await self._generator.aclose()
 
     # --- generation ----------------------------------------------------------------------
 

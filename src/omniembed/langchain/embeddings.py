@@ -10,18 +10,21 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from langchain_core.embeddings import Embeddings
 from langchain_core.load import Serializable
 from langchain_core.utils import from_env, secret_from_env
 from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, field_validator
 
+from ..closing import Closeable
 from ..deprecated_names import renamed
-from ..errors import ConfigurationError, UnsupportedMediaError
+from ..errors import UnsupportedMediaError
+from ..keywords import DIMENSION_ALIASES, model_keywords
 from ..media import Media
 from ..mime import Modality
-from ..providers.base import RUNTIME_SETTINGS, Embedder
+from ..providers.base import Embedder
+from ..providers.factory import build_embedder, pick_settings
 from ..providers.quota_table import check_tier
 from ..runtime.quota import check_quota
 from ..tasks import Task
@@ -34,12 +37,7 @@ __all__ = [
 ]
 
 
-#: The provider embedders' runtime parameters, forwarded from the fields of the same name
-#: (one list for every framework, kept with the parameters in `omniembed.providers.base`).
-RUNTIME_KNOBS = RUNTIME_SETTINGS
-
-
-class _MultiModalEmbeddings(Serializable, Embeddings):
+class _MultiModalEmbeddings(Serializable, Embeddings, Closeable):
     """Shared fields and methods; subclasses say how to build their provider embedder."""
 
     model_config = ConfigDict(
@@ -86,9 +84,18 @@ class _MultiModalEmbeddings(Serializable, Embeddings):
     """A ready-built provider embedder; when given, the other settings are not used."""
 
     _provider: Embedder = PrivateAttr()
+    #: Other names users expect: ``model_name`` (LlamaIndex's) for ``model``, and the
+    #: services' names of the vector size for ``dimensions``.
+    _aliases: ClassVar[dict[str, str]] = {
+        "model_name": "model",
+        **dict.fromkeys(DIMENSION_ALIASES, "dimensions"),
+    }
 
-    def __init__(self, **data: Any) -> None:
-        super().__init__(**data)
+    def __init__(self, model: str | None = None, /, **data: Any) -> None:
+        """``model`` may be given by position; an unknown keyword raises
+        `UnknownParameterError` naming the nearest field."""
+        positional = None if model is None else ("model", model)
+        super().__init__(**model_keywords(type(self), data, self._aliases, positional))
         # Built here, not in a pydantic validator, so omniembed's typed errors (missing
         # credentials, bad dimension) reach the caller unwrapped.
         Task.parse(self.task_type)
@@ -105,16 +112,19 @@ class _MultiModalEmbeddings(Serializable, Embeddings):
     def _check_quota(cls, value: Any) -> Any:
         return check_quota(value)
 
-    def _build(self) -> Embedder:
+    @classmethod
+    def _provider_class(cls) -> type[Embedder]:
+        """The provider embedder class these embeddings wrap (imported on first use)."""
         raise NotImplementedError
 
-    def _runtime(self) -> dict[str, Any]:
-        """The runtime knobs, as every provider embedder takes them (the one place they
-        are forwarded from; each class adds only its provider's own settings)."""
-        knobs = {name: getattr(self, name) for name in RUNTIME_KNOBS}
-        if knobs["tier"] is None:
-            del knobs["tier"]  # the provider's default tier
-        return knobs
+    def _settings(self) -> dict[str, Any]:
+        """The fields as provider settings (the one factory builds every adapter's)."""
+        fields = {name: getattr(self, name) for name in type(self).model_fields}
+        fields["default_task"] = self.task_type
+        return pick_settings(self._provider_class(), fields)
+
+    def _build(self) -> Embedder:
+        return build_embedder(self._provider_class(), **self._settings())
 
     # --- LangChain serialization -----------------------------------------------------------
 
@@ -133,19 +143,17 @@ class _MultiModalEmbeddings(Serializable, Embeddings):
         """The wrapped provider embedder (for ``last_stats``, ``cache``, ...)."""
         return self._provider
 
+    # --- closing (``with`` / ``async with`` come from `Closeable`) ------------------------
+
     def close(self) -> None:
-        """Release the provider's connections (the embeddings cannot be used afterwards)."""
-        close = getattr(self._provider, "close", None)
-        if callable(close):
-            close()
+        """Close the provider embedder's connections (`Embedder.close`): idempotent, and
+        the embeddings cannot be used afterwards. A provider embedder passed as
+        ``embedder=`` is closed too."""
+        self._provider.close()
 
     async def aclose(self) -> None:
-        """`close`, plus the SDK's async sessions of the running event loop (DashScope)."""
-        aclose = getattr(self._provider, "aclose", None)
-        if callable(aclose):
-            await aclose()
-        else:
-            self.close()
+        """`close`, closing the running event loop's connections in it first."""
+        await self._provider.aclose()
 
     # --- text -------------------------------------------------------------------------------
 
@@ -273,37 +281,28 @@ class GeminiEmbeddings(_MultiModalEmbeddings):
     access_token: SecretStr | None = None
     """A bearer token for Vertex AI."""
     api_version: str | None = None
-    output_dimensionality: int | None = Field(default=None, alias="dimensions")
-    """Truncate vectors to this size (re-normalized unless ``normalize=False``)."""
+    dimensions: int | None = None
+    """Truncate vectors to this size (re-normalized unless ``normalize=False``); alias
+    ``output_dimensionality``."""
     normalize: bool = True
 
     @property
     def lc_secrets(self) -> dict[str, str]:
         return {"api_key": "GEMINI_API_KEY", "access_token": "GOOGLE_ACCESS_TOKEN"}
 
-    def _build(self) -> Embedder:
+    @classmethod
+    def _provider_class(cls) -> type[Embedder]:
         from ..providers.gemini import GeminiEmbedder
 
-        api_key = self.api_key
+        return GeminiEmbedder
+
+    def _settings(self) -> dict[str, Any]:
+        settings = super()._settings()
         if self.vertexai and "api_key" not in self.model_fields_set:
             # A Gemini API key found in the environment must not switch Vertex AI into
             # express mode (and bypass the project/credentials the user gave).
-            api_key = None
-        return GeminiEmbedder(
-            self.model,
-            api_key=api_key,
-            vertexai=self.vertexai,
-            project=self.project,
-            location=self.location,
-            credentials=self.credentials,
-            access_token=self.access_token,
-            base_url=self.base_url,
-            api_version=self.api_version,
-            output_dimensionality=self.output_dimensionality,
-            normalize=self.normalize,
-            default_task=self.task_type,
-            **self._runtime(),
-        )
+            settings["api_key"] = None
+        return settings
 
 
 class VertexMultiModalEmbeddings(_MultiModalEmbeddings):
@@ -330,8 +329,9 @@ class VertexMultiModalEmbeddings(_MultiModalEmbeddings):
     credentials: Any = Field(default=None, exclude=True)
     access_token: SecretStr | None = None
     api_version: str = "v1"
-    dimension: int = Field(default=1408, alias="dimensions")
-    """128, 256, 512 or 1408 for text and images; video is always 1408."""
+    dimensions: int = 1408
+    """128, 256, 512 or 1408 for text and images; video is always 1408. Alias
+    ``dimension``."""
     video_segment_config: VideoSegmentConfig | None = Field(default=None, exclude=True)
     """Default segment config for `embed_video`."""
     downscale_images: bool = True
@@ -342,26 +342,11 @@ class VertexMultiModalEmbeddings(_MultiModalEmbeddings):
     def lc_secrets(self) -> dict[str, str]:
         return {"access_token": "GOOGLE_ACCESS_TOKEN"}
 
-    def _build(self) -> Embedder:
-        from ..providers.vertex_multimodal import MODEL, VertexMultiModalEmbedder
+    @classmethod
+    def _provider_class(cls) -> type[Embedder]:
+        from ..providers.vertex_multimodal import VertexMultiModalEmbedder
 
-        if self.model != MODEL:
-            raise ConfigurationError(
-                f"VertexMultiModalEmbeddings serves {MODEL} only, not {self.model!r}; use "
-                "GeminiEmbeddings(vertexai=True) for Vertex AI's Gemini/text models"
-            )
-        return VertexMultiModalEmbedder(
-            project=self.project,
-            location=self.location,
-            credentials=self.credentials,
-            access_token=self.access_token,
-            base_url=self.base_url,
-            api_version=self.api_version,
-            dimension=self.dimension,
-            video_segment_config=self.video_segment_config,
-            downscale_images=self.downscale_images,
-            **self._runtime(),
-        )
+        return VertexMultiModalEmbedder
 
 
 class DashScopeMultiModalEmbeddings(_MultiModalEmbeddings):
@@ -387,8 +372,9 @@ class DashScopeMultiModalEmbeddings(_MultiModalEmbeddings):
     )
     """DashScope API key."""
     region: str = "intl"
-    dimension: int | None = Field(default=None, alias="dimensions")
-    """Vector size; must be one the model allows (default: the model's)."""
+    dimensions: int | None = None
+    """Vector size; must be one the model allows (default: the model's). Alias
+    ``dimension``."""
     fps: float | None = None
     instruct: str | None = None
     allow_upload: bool = True
@@ -397,21 +383,11 @@ class DashScopeMultiModalEmbeddings(_MultiModalEmbeddings):
     def lc_secrets(self) -> dict[str, str]:
         return {"api_key": "DASHSCOPE_API_KEY"}
 
-    def _build(self) -> Embedder:
+    @classmethod
+    def _provider_class(cls) -> type[Embedder]:
         from ..providers.dashscope import DashScopeEmbedder
 
-        return DashScopeEmbedder(
-            self.model,
-            api_key=self.api_key,
-            base_url=self.base_url,
-            region=self.region,  # type: ignore[arg-type]  # the provider checks the value
-            dimension=self.dimension,
-            fps=self.fps,
-            instruct=self.instruct,
-            allow_upload=self.allow_upload,
-            default_task=self.task_type,
-            **self._runtime(),
-        )
+        return DashScopeEmbedder
 
 
 _old_name = renamed(

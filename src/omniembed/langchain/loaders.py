@@ -20,6 +20,7 @@ from langchain_core.document_loaders import BaseLoader
 from langchain_core.documents import Document
 from langchain_core.vectorstores import InMemoryVectorStore, VectorStore
 
+from ..keywords import strict_keywords
 from ..media import Media
 from ..pdf import iter_pages
 from ..types import Embedding, VideoSegmentConfig
@@ -31,6 +32,7 @@ __all__ = ["PDFPageLoader", "VideoSegmentLoader", "add_documents_with_vectors"]
 _ID_NAMESPACE = uuid.UUID("6f1c1f0e-3b0e-4c39-9a57-4e1b3f8f2a10")
 
 
+@strict_keywords
 class VideoSegmentLoader(BaseLoader):
     """A `Document` per embedded video segment, in order.
 
@@ -102,6 +104,7 @@ def _sec(value: float | None) -> str:
     return "?" if value is None else f"{value:.1f}"
 
 
+@strict_keywords
 class PDFPageLoader(BaseLoader):
     """A `Document` per PDF page: the page's extracted text as ``page_content``.
 

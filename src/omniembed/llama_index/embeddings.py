@@ -35,8 +35,11 @@ from llama_index.core.instrumentation.events.embedding import (
 from llama_index.core.schema import BaseNode, ImageType, MetadataMode
 from typing_extensions import Self
 
+from ..closing import Closeable
 from ..errors import InvalidParameterError, OmniEmbedError
+from ..keywords import DIMENSION_ALIASES, model_keywords
 from ..providers.base import RUNTIME_SETTINGS, Embedder
+from ..providers.factory import build_embedder, pick_settings
 from ..providers.quota_table import check_tier
 from ..runtime.quota import Quota, check_quota
 from ..tasks import Task
@@ -68,7 +71,7 @@ class _Run:
         self.embeddings: list[Vector] = []
 
 
-class OmniMultiModalEmbedding(MultiModalEmbedding):
+class OmniMultiModalEmbedding(MultiModalEmbedding, Closeable):
     """Shared base of the omniembed LlamaIndex embeddings (not used directly).
 
     Queries are embedded with ``query_task_type``; texts, images, video, PDFs and audio
@@ -135,12 +138,23 @@ class OmniMultiModalEmbedding(MultiModalEmbedding):
 
     #: Fields holding credentials: never serialized, never pickled.
     _secret_fields: ClassVar[tuple[str, ...]] = ()
+    #: Other names users expect: ``model`` (as elsewhere) for ``model_name``, and the
+    #: services' names of the vector size for ``dimensions``.
+    _aliases: ClassVar[dict[str, str]] = {
+        "model": "model_name",
+        **dict.fromkeys(DIMENSION_ALIASES, "dimensions"),
+    }
     _embedder: Embedder | None = PrivateAttr(default=None)
 
-    def __init__(self, *, embedder: Embedder | None = None, **data: Any):
-        """Build the provider embedder now (credential errors surface here), or adopt
-        ``embedder``, a ready-built provider embedder of the matching class."""
-        super().__init__(**data)
+    def __init__(
+        self, model_name: str | None = None, /, *, embedder: Embedder | None = None, **data: Any
+    ):
+        """``model_name`` may be given by position. Builds the provider embedder now
+        (credential errors surface here), or adopts ``embedder``, a ready-built provider
+        embedder of the matching class. An unknown keyword raises `UnknownParameterError`
+        naming the nearest field."""
+        positional = None if model_name is None else ("model_name", model_name)
+        super().__init__(**model_keywords(type(self), data, self._aliases, positional))
         if embedder is None:
             embedder = self._build_embedder()
         else:
@@ -171,17 +185,18 @@ class OmniMultiModalEmbedding(MultiModalEmbedding):
 
     # --- provider hooks (per class) -------------------------------------------------------
 
-    def _build_embedder(self) -> Embedder:
+    @classmethod
+    def _provider_class(cls) -> type[Embedder]:
+        """The provider embedder class this adapter wraps (imported on first use)."""
         raise NotImplementedError
 
-    def _runtime_knobs(self) -> dict[str, Any]:
-        """The runtime knobs, as every provider embedder takes them (the one place they
-        are forwarded from; each class adds only its provider's own settings)."""
-        knobs = {name: getattr(self, name) for name in RUNTIME_KNOBS}
-        if knobs["tier"] is None:
-            del knobs["tier"]  # the provider's default tier
-        knobs["default_task"] = self.task_type
-        return knobs
+    def _build_embedder(self) -> Embedder:
+        # The fields are the settings, in the providers' own vocabulary: one factory
+        # builds every adapter's embedder (and the CLI's, and Ray's).
+        fields = {name: getattr(self, name) for name in type(self).model_fields}
+        fields["default_task"] = self.task_type
+        cls = self._provider_class()
+        return build_embedder(cls, **pick_settings(cls, fields))
 
     def _adopt(self, embedder: Embedder) -> None:
         """Mirror a ready-built embedder's settings in the fields (for serialization)."""
@@ -302,7 +317,11 @@ class OmniMultiModalEmbedding(MultiModalEmbedding):
             event.on_end(
                 payload={EventPayload.CHUNKS: run.chunks, EventPayload.EMBEDDINGS: run.embeddings}
             )
-        dispatcher.event(EmbeddingEndEvent(chunks=run.chunks, embeddings=run.embeddings))
+        # Built without validation: the vectors are lists of floats already, and pydantic
+        # checking 500 × 3,072 of them is ~70 ms in one call holding the GIL, a stall of
+        # the event loop wherever it runs (LlamaIndex's own batches are 10 texts).
+        end = EmbeddingEndEvent.model_construct(chunks=run.chunks, embeddings=run.embeddings)
+        dispatcher.event(end)
 
     @dispatcher.span
     def get_text_embedding_batch(
@@ -544,6 +563,21 @@ class OmniMultiModalEmbedding(MultiModalEmbedding):
                 await store.aput(key=texts[i], val={"omniembed": vector}, collection="embeddings")
         return [v for v in out if v is not None]
 
+    # --- closing (``with`` / ``async with`` come from `Closeable`) ------------------------
+
+    def close(self) -> None:
+        """Close the provider embedder's connections (`Embedder.close`): idempotent, and
+        the embedding cannot be used afterwards. Copies (``deepcopy``) share the provider
+        embedder, so closing one closes them all; an embedder given as ``embedder=`` is
+        closed too."""
+        if self._embedder is not None:
+            self._embedder.close()
+
+    async def aclose(self) -> None:
+        """`close`, closing the running event loop's connections in it first."""
+        if self._embedder is not None:
+            await self._embedder.aclose()
+
     # --- copying and pickling: never secrets or live clients in a pickle ------------------
 
     def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Self:
@@ -620,8 +654,9 @@ class GeminiMultiModalEmbedding(OmniMultiModalEmbedding):
     access_token: SecretStr | None = Field(
         default=None, exclude=True, repr=False, description="OAuth access token (Vertex)."
     )
-    output_dimensionality: int | None = Field(
-        default=None, description="Truncate vectors to this size (re-normalized)."
+    dimensions: int | None = Field(
+        default=None,
+        description="Truncate vectors to this size (re-normalized); alias output_dimensionality.",
     )
     normalize: bool = Field(default=True, description="Re-normalize truncated vectors.")
 
@@ -631,22 +666,11 @@ class GeminiMultiModalEmbedding(OmniMultiModalEmbedding):
     def class_name(cls) -> str:
         return "OmniembedGeminiMultiModalEmbedding"
 
-    def _build_embedder(self) -> Embedder:
+    @classmethod
+    def _provider_class(cls) -> type[Embedder]:
         from ..providers.gemini import GeminiEmbedder
 
-        return GeminiEmbedder(
-            self.model_name,
-            api_key=self.api_key,
-            vertexai=self.vertexai,
-            project=self.project,
-            location=self.location,
-            credentials=self.credentials,
-            access_token=self.access_token,
-            base_url=self.base_url,
-            output_dimensionality=self.output_dimensionality,
-            normalize=self.normalize,
-            **self._runtime_knobs(),
-        )
+        return GeminiEmbedder
 
     def _adopt(self, embedder: Embedder) -> None:
         from ..providers.gemini import GeminiEmbedder
@@ -658,7 +682,7 @@ class GeminiMultiModalEmbedding(OmniMultiModalEmbedding):
         self.project = getattr(embedder, "project", None)
         self.location = getattr(embedder, "location", None)
         self.base_url = embedder.base_url
-        self.output_dimensionality = embedder.output_dimensionality
+        self.dimensions = embedder.output_dimensionality
         self.normalize = embedder.normalize
 
     def _request_limit(self, embedder: Embedder) -> int:
@@ -685,8 +709,9 @@ class VertexMultiModalEmbedding(OmniMultiModalEmbedding):
     access_token: SecretStr | None = Field(
         default=None, exclude=True, repr=False, description="OAuth access token."
     )
-    dimension: int = Field(
-        default=1408, description="128, 256, 512 or 1408 (text/image; video is always 1408)."
+    dimensions: int = Field(
+        default=1408,
+        description="128, 256, 512 or 1408 (text/image; video is always 1408); alias dimension.",
     )
     video_segment_config: VideoSegmentConfig | None = Field(
         default=None, description="Default video stretch and segment length."
@@ -703,25 +728,11 @@ class VertexMultiModalEmbedding(OmniMultiModalEmbedding):
     def class_name(cls) -> str:
         return "OmniembedVertexMultiModalEmbedding"
 
-    def _build_embedder(self) -> Embedder:
-        from ..providers.vertex_multimodal import MODEL, VertexMultiModalEmbedder
+    @classmethod
+    def _provider_class(cls) -> type[Embedder]:
+        from ..providers.vertex_multimodal import VertexMultiModalEmbedder
 
-        if self.model_name != MODEL:
-            raise InvalidParameterError(
-                f"VertexMultiModalEmbedding serves {MODEL} only, not {self.model_name!r}; use "
-                "GeminiMultiModalEmbedding(vertexai=True) for Gemini embedding models"
-            )
-        return VertexMultiModalEmbedder(
-            project=self.project,
-            location=self.location,
-            credentials=self.credentials,
-            access_token=self.access_token,
-            base_url=self.base_url,
-            dimension=self.dimension,
-            video_segment_config=self.video_segment_config,
-            downscale_images=self.downscale_images,
-            **self._runtime_knobs(),
-        )
+        return VertexMultiModalEmbedder
 
     def _adopt(self, embedder: Embedder) -> None:
         from ..providers.vertex_multimodal import VertexMultiModalEmbedder
@@ -733,7 +744,7 @@ class VertexMultiModalEmbedding(OmniMultiModalEmbedding):
         self.project = embedder.project
         self.location = embedder.location
         self.base_url = embedder.base_url
-        self.dimension = embedder.dimension
+        self.dimensions = embedder.dimension
         self.video_segment_config = embedder.video_segment_config
         self.downscale_images = embedder.downscale_images
 
@@ -755,7 +766,9 @@ class DashScopeMultiModalEmbedding(OmniMultiModalEmbedding):
     region: Literal["intl", "cn"] = Field(
         default="intl", description="'intl' (Singapore) or 'cn' (Beijing) endpoint."
     )
-    dimension: int | None = Field(default=None, description="Vector size (model default: None).")
+    dimensions: int | None = Field(
+        default=None, description="Vector size (None: the model's default); alias dimension."
+    )
     fps: float | None = Field(default=None, description="Share of video frames sampled, [0, 1].")
     instruct: str | None = Field(default=None, description="Task instruction for the model.")
     allow_upload: bool = Field(default=True, description="Upload local videos (else URLs only).")
@@ -766,20 +779,11 @@ class DashScopeMultiModalEmbedding(OmniMultiModalEmbedding):
     def class_name(cls) -> str:
         return "OmniembedDashScopeMultiModalEmbedding"
 
-    def _build_embedder(self) -> Embedder:
+    @classmethod
+    def _provider_class(cls) -> type[Embedder]:
         from ..providers.dashscope import DashScopeEmbedder
 
-        return DashScopeEmbedder(
-            self.model_name,
-            api_key=self.api_key,
-            base_url=self.base_url,
-            region=self.region,
-            dimension=self.dimension,
-            fps=self.fps,
-            instruct=self.instruct,
-            allow_upload=self.allow_upload,
-            **self._runtime_knobs(),
-        )
+        return DashScopeEmbedder
 
     def _adopt(self, embedder: Embedder) -> None:
         from ..providers.dashscope import DashScopeEmbedder
@@ -789,7 +793,7 @@ class DashScopeMultiModalEmbedding(OmniMultiModalEmbedding):
         self.model_name = embedder.model
         self.base_url = embedder.base_url
         self.region = embedder.region
-        self.dimension = embedder.dimension
+        self.dimensions = embedder.dimension
         self.fps = embedder.fps
         self.instruct = embedder.instruct
         self.allow_upload = embedder.allow_upload

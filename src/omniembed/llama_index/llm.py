@@ -38,6 +38,7 @@ from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_ca
 from llama_index.core.llms.llm import LLM
 from llama_index.core.schema import ImageNode
 
+from ..closing import Closeable
 from ..errors import InvalidParameterError
 from ..generation import (
     Generation,
@@ -49,6 +50,7 @@ from ..generation import (
     ToolCall,
     ToolResult,
 )
+from ..keywords import model_keywords
 from ..media import Media
 from ..providers.gemini_llm import GeminiGenerator
 from ..providers.gemini_llm_models import DEFAULT_MODEL, llm_spec
@@ -61,11 +63,12 @@ class VideoClipBlock(VideoBlock):
     end_offset_sec: float | None = None
 
 
-class GeminiMultiModalLLM(LLM):
+class GeminiMultiModalLLM(LLM, Closeable):
     """Gemini as a LlamaIndex LLM that reads images, PDFs, video and audio.
 
     Pass it as ``llm=`` anywhere (``Settings.llm``, ``index.as_query_engine(llm=...)``,
-    ``MultiModalVectorStoreIndex.as_query_engine(llm=...)``). Messages may hold `TextBlock`,
+    ``RetrieverQueryEngine.from_args(mm_index.as_retriever(), llm=..., multimodal=True)``
+    for retrieved images). Messages may hold `TextBlock`,
     `ImageBlock`, `DocumentBlock` (PDF), `VideoBlock` / `VideoClipBlock` (fps, offsets)
     and `AudioBlock`. Large media go through the Files API (Gemini API) or must be gs://
     URIs (Vertex AI). Blocked prompts/responses raise `omniembed.BlockedContentError`.
@@ -98,16 +101,21 @@ class GeminiMultiModalLLM(LLM):
 
     def __init__(
         self,
-        model: str = DEFAULT_MODEL,
+        model: str | None = None,
         *,
         api_key: str | SecretStr | None = None,
         credentials: Any | None = None,
         generator: GeminiGenerator | None = None,
         **kwargs: Any,
     ) -> None:
+        """``model`` (alias ``model_name``) may be given by position; an unknown keyword
+        raises `UnknownParameterError` naming the nearest field."""
         if isinstance(api_key, str):
             api_key = SecretStr(api_key)
-        super().__init__(model=model, api_key=api_key, **kwargs)  # type: ignore[call-arg]
+        positional = None if model is None else ("model", model)
+        fields = model_keywords(type(self), kwargs, {"model_name": "model"}, positional)
+        fields.setdefault("model", DEFAULT_MODEL)
+        super().__init__(api_key=api_key, **fields)  # type: ignore[call-arg]
         self._credentials = credentials
         self._generator = generator or self._build_generator()
 
@@ -147,6 +155,20 @@ class GeminiMultiModalLLM(LLM):
             model_name=self.model,
             system_role=MessageRole.SYSTEM,
         )
+
+    # --- closing (``with`` / ``async with`` come from `Closeable`) ------------------------
+
+    def close(self) -> None:
+        """Close the generator's connections (`GeminiGenerator.close`): idempotent, and
+        the LLM cannot be used afterwards. A generator given as ``generator=`` is closed
+        too."""
+        if self._generator is not None:
+            self._generator.close()
+
+    async def aclose(self) -> None:
+        """`close`, closing the running event loop's connections in it first."""
+        if self._generator is not None:
+            await self._generator.aclose()
 
     # --- chat ----------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from typing import Any
 from llama_index.core.readers.base import BaseReader
 from llama_index.core.schema import Document, ImageDocument, TextNode
 
+from ..keywords import strict_keywords
 from ..media import Media
 from ..pdf import PdfPage, iter_pages
 from ..types import Embedding, VideoSegmentConfig
@@ -52,6 +53,7 @@ def _clock(seconds: float | None) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
 
 
+@strict_keywords
 class VideoSegmentReader(BaseReader):
     """One `TextNode` per embedded video segment, with the segment's vector already in
     ``.embedding``, so an index built from the nodes does not embed them again.
@@ -148,6 +150,7 @@ class VideoSegmentReader(BaseReader):
         return nodes
 
 
+@strict_keywords
 class PDFPageReader(BaseReader):
     """One node per PDF page: the page's extracted text as the node text, the page
     rendered to PNG at ``dpi`` as its image (an `ImageDocument`, so a

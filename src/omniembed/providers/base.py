@@ -21,6 +21,7 @@ from typing import Any, ClassVar, TypeAlias
 
 from pydantic import SecretStr
 
+from ..closing import Closeable, closed_error
 from ..errors import (
     AuthenticationError,
     ConfigurationError,
@@ -35,7 +36,9 @@ from ..errors import (
     ServiceConnectionError,
     ServiceError,
 )
+from ..keywords import strict_init
 from ..media import Media
+from ..runtime import offload
 from ..runtime.batching import WorkItem
 from ..runtime.byte_budget import DEFAULT_MAX_INFLIGHT_BYTES
 from ..runtime.cache import EmbeddingCache, SQLiteCache
@@ -188,13 +191,21 @@ def normalize_input(value: object, index: int) -> Parts:
     return tuple(out)
 
 
-class Embedder(ABC):
-    """Base class of the provider embedders (`GeminiEmbedder`, ...)."""
+class Embedder(Closeable, ABC):
+    """Base class of the provider embedders (`GeminiEmbedder`, ...).
+
+    Holds connections: use it as a (async) context manager, or call `close` / `aclose`."""
 
     provider: ClassVar[str]
     #: Which service's quota rules apply ("gemini-api", "vertex", "dashscope"); set by each
     #: provider (before ``Embedder.__init__`` runs).
     quota_service: str
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # Every provider answers a misspelt keyword with the nearest accepted one.
+        if "__init__" in cls.__dict__:
+            cls.__init__ = strict_init(cls, cls.__dict__["__init__"])  # type: ignore[method-assign]
 
     def __init__(
         self,
@@ -260,8 +271,11 @@ class Embedder(ABC):
                 "pass either quota= (a shared Quota) or tier= / requests_per_minute= / "
                 "tokens_per_minute= / requests_per_day=, not both"
             )
+        owned: SQLiteCache | None = None
         if cache is not None and not isinstance(cache, EmbeddingCache):
-            cache = SQLiteCache(cache)
+            cache = owned = SQLiteCache(cache)
+        #: A cache this embedder opened (from a path) is closed with it; a given one is not.
+        self._owned_cache = owned
         self._runner = Runner(
             max_batch_size=max_batch_size,
             max_batch_weight=max_batch_bytes,
@@ -336,14 +350,17 @@ class Embedder(ABC):
         progress: bool | None = None,
         **options: Any,
     ) -> list[EmbeddingResult]:
-        """Async `embed`: never blocks the event loop (file reads run in a thread)."""
+        """Async `embed`: never blocks the event loop (file reads, downloads and checks
+        run in a thread; request bodies, answers and results in `offload`'s CPU threads)."""
         items, bad, count = await asyncio.to_thread(
             self._plan, inputs, task, titles, raise_on_error, options
         )
         outcomes = await self._runner.arun(
             items, self._asend_batch, progress=progress, locate=self._rejected_positions
         )
-        return _assemble(count, items, outcomes, bad, raise_on_error)
+        # Hundreds of results (and the garbage collector's passes over their vectors) are
+        # tens of milliseconds: not on the loop either.
+        return await offload.run(_assemble, count, items, outcomes, bad, raise_on_error)
 
     def estimate(
         self,
@@ -433,6 +450,54 @@ class Embedder(ABC):
         """Async `embed_video`."""
         return (await self.aembed_videos([video], segment_config, task=task))[0]
 
+    # --- closing -------------------------------------------------------------------------
+
+    #: Set by `close` / `aclose`; any call afterwards raises `ConfigurationError`.
+    _closed: bool = False
+    _owned_cache: SQLiteCache | None = None
+
+    def close(self) -> None:
+        """Release the connections (and a cache opened from a path). Idempotent; the
+        embedder cannot be used afterwards (`ConfigurationError`: build a new one).
+
+        Async connections are closed in their own event loop: by `aclose` there, or when
+        that loop shuts down (the end of ``asyncio.run``); prefer ``async with`` / `aclose`
+        in async code."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._release()
+        finally:
+            self._release_cache()
+
+    async def aclose(self) -> None:
+        """`close`, closing the running event loop's connections in it first."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            await self._arelease()
+        finally:
+            self._release_cache()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise closed_error(self)
+
+    def _release(self) -> None:
+        """Provider hook: close the connections this embedder holds (sync clients, and
+        per-loop async ones as far as sync code can: `omniembed.closing.PerLoop.close`)."""
+
+    async def _arelease(self) -> None:
+        """Provider hook, async: close the running loop's connections, then the rest."""
+        self._release()
+
+    def _release_cache(self) -> None:
+        cache, self._owned_cache = self._owned_cache, None
+        if cache is not None:
+            cache.close()
+
     # --- provider hooks ------------------------------------------------------------------
 
     @abstractmethod
@@ -470,6 +535,7 @@ class Embedder(ABC):
         raise_on_error: bool,
         options: Mapping[str, Any],
     ) -> tuple[list[WorkItem], dict[int, InputError], int]:
+        self._check_open()
         resolved = Task.parse(task, self.default_task)
         assert resolved is not None
         values = _as_list(inputs)

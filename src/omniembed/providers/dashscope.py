@@ -33,14 +33,15 @@ import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Literal
 
 from pydantic import SecretStr
 
 try:
+    import aiohttp
     import dashscope
     import requests
+    from dashscope.api_entities.aio_session import get_ssl_context
     from dashscope.common.error import UploadFileException
     from dashscope.utils.oss_utils import OssUtils
 except ImportError as exc:  # the SDK is an optional extra
@@ -52,6 +53,7 @@ except ImportError as exc:  # the SDK is an optional extra
     ) from exc
 
 from .. import token_estimate
+from ..closing import PerLoop
 from ..errors import (
     ConfigurationError,
     InvalidParameterError,
@@ -61,9 +63,11 @@ from ..errors import (
     ServiceError,
     UnsupportedMediaError,
 )
+from ..keywords import one_of
 from ..media import Media
 from ..mime import Modality
 from ..probe import check_container, check_image, decodable_image, require_video_track
+from ..runtime import offload
 from ..runtime.batching import WorkItem
 from ..runtime.cache import cache_key
 from ..runtime.runner import BatchOutcome
@@ -164,9 +168,10 @@ class DashScopeEmbedder(Embedder):
     ``api_key`` defaults to ``DASHSCOPE_API_KEY``. ``region`` picks the endpoint — ``"intl"``
     (Singapore, dashscope-intl.aliyuncs.com) or ``"cn"`` (Beijing, dashscope.aliyuncs.com;
     qwen3-vl-embedding and multimodal-embedding-v1 are served there) — and ``base_url``
-    overrides it (proxy, emulator). ``dimension`` must be one the model allows (default:
-    the model's largest); ``fps`` ∈ [0, 1] sets video frame sampling; ``instruct`` is a task
-    instruction for the model. DashScope has no task types: ``task`` arguments are ignored.
+    overrides it (proxy, emulator). ``dimensions`` (alias: the API's ``dimension``) must be
+    one the model allows (default: the model's largest); ``fps`` ∈ [0, 1] sets video frame
+    sampling; ``instruct`` is a task instruction for the model. DashScope has no task
+    types: ``task`` arguments are ignored.
     ``allow_upload=False`` forbids uploading local videos (only URLs are sent).
 
     Use it as a (async) context manager, or call `close`/`aclose`, to release connections.
@@ -182,6 +187,7 @@ class DashScopeEmbedder(Embedder):
         api_key: str | SecretStr | None = None,
         base_url: str | None = None,
         region: Literal["intl", "cn"] = "intl",
+        dimensions: int | None = None,
         dimension: int | None = None,
         output_type: str = "dense",
         fps: float | None = None,
@@ -198,8 +204,10 @@ class DashScopeEmbedder(Embedder):
     ):
         self.spec: DashScopeModelSpec = model_spec(model)
         self.region = region
-        self.base_url = _check_base_url(base_url, region)
-        self.dimension = dimension
+        self.base_url = api_base_url(base_url, region)
+        self._dimension_name, self.dimension = one_of(
+            type(self).__name__, "dimensions", dimensions=dimensions, dimension=dimension
+        )
         self.output_type = output_type
         self.fps = fps
         self.instruct = instruct
@@ -226,7 +234,11 @@ class DashScopeEmbedder(Embedder):
         )
         self._session_lock = threading.Lock()
         self._session: requests.Session | None = None
-        self._closed = False
+        #: The aiohttp session the SDK's async calls use in each event loop (answers are
+        #: decoded off the loop: `_OffLoopJSON`), each closed in its loop.
+        self._aio_loops: PerLoop[aiohttp.ClientSession] = PerLoop(
+            _aio_session, aiohttp.ClientSession.close, type(self).__name__
+        )
 
     # --- construction --------------------------------------------------------------------
 
@@ -236,8 +248,8 @@ class DashScopeEmbedder(Embedder):
             if spec.known and not spec.dimensions:
                 raise InvalidParameterError(
                     f"{spec.name} has a fixed {spec.default_dimension}-dimension output and "
-                    "takes no dimension=; drop it, or use tongyi-embedding-vision-plus / "
-                    "qwen3-vl-embedding for other sizes"
+                    f"takes no {self._dimension_name}=; drop it, or use "
+                    "tongyi-embedding-vision-plus / qwen3-vl-embedding for other sizes"
                 )
             if (
                 isinstance(dim, bool)
@@ -246,7 +258,7 @@ class DashScopeEmbedder(Embedder):
                 or dim < 1
             ):
                 raise InvalidParameterError(
-                    f"dimension={dim!r} is not allowed for {spec.name}; use one of "
+                    f"{self._dimension_name}={dim!r} is not allowed for {spec.name}; use one of "
                     f"{spec.allowed_dimensions} (default {spec.default_dimension})"
                 )
         if self.output_type != "dense":
@@ -613,12 +625,17 @@ class DashScopeEmbedder(Embedder):
     async def _asend_batch(self, batch: list[WorkItem]) -> Sequence[BatchOutcome]:
         self._check_open()
         try:
-            # Reading media and uploading are blocking I/O: keep them off the event loop.
+            # Reading media, base64 and uploading videos are file, CPU and network work:
+            # off the event loop, as are decoding the answer (`_OffLoopJSON`) and its
+            # vectors (CPU: `offload.run`).
             contents = await asyncio.to_thread(self._contents, batch)
-            response = await _AioMultiModalEmbedding.call(input=contents, **self._call_kwargs())
+            await asyncio.to_thread(get_ssl_context)  # built once, ~0.1 s: not on the loop
+            response = await _AioMultiModalEmbedding.call(
+                input=contents, session=self._aio_loops.get(), **self._call_kwargs()
+            )
         except Exception as exc:
             raise _typed(exc) from exc
-        return self._outcomes(batch, response)
+        return await offload.run(self._outcomes, batch, response)
 
     def _outcomes(self, batch: list[WorkItem], response: Any) -> list[BatchOutcome]:
         if response.status_code != 200:
@@ -626,6 +643,7 @@ class DashScopeEmbedder(Embedder):
         output = response.output or {}
         rows = output.get("embeddings") if isinstance(output, dict) else None
         by_index: dict[int, dict[str, Any]] = {}
+        turns = offload.Turns()
         for row in rows or []:
             if isinstance(row, dict) and isinstance(row.get("index"), int):
                 by_index[row["index"]] = row
@@ -642,7 +660,8 @@ class DashScopeEmbedder(Embedder):
                 )
                 continue
             modality = str(row.get("type") or item.payload.modality)
-            out.append([Embedding([float(v) for v in row["embedding"]], modality=modality)])
+            out.append([Embedding(offload.floats(row["embedding"]), modality=modality)])
+            turns()
         return out
 
     # --- connections ---------------------------------------------------------------------
@@ -659,47 +678,21 @@ class DashScopeEmbedder(Embedder):
                 self._session = session
             return self._session
 
-    def _check_open(self) -> None:
-        if self._closed:
-            raise ConfigurationError(f"this {type(self).__name__} is closed; build a new one")
-
-    def close(self) -> None:
-        """Release the sync connection pool. The embedder cannot be used afterwards."""
-        self._closed = True
+    def _release(self) -> None:
+        """The sync connection pool, and the SDK's aiohttp sessions of the event loops
+        this embedder ran in (each closed in its loop; see `omniembed.closing.PerLoop`)."""
         with self._session_lock:
             session, self._session = self._session, None
         if session is not None:
             session.close()
+        self._aio_loops.close()
 
-    async def aclose(self) -> None:
-        """`close`, plus the SDK's shared aiohttp session of the running event loop
-        (the SDK opens a new one on its next async call)."""
-        from dashscope.api_entities.aio_session import close_shared_aio_session
-
-        self.close()
-        await close_shared_aio_session()
-
-    def __enter__(self) -> DashScopeEmbedder:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    async def __aenter__(self) -> DashScopeEmbedder:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
+    async def _arelease(self) -> None:
+        """`_release`, closing the SDK's shared aiohttp session of the running event loop
+        first (the SDK opens a new one on its next async call)."""
+        await self._aio_loops.aclose()
+        await _close_sdk_session(None)
+        self._release()
 
     def __repr__(self) -> str:
         dims = f", dimension={self.dimension}" if self.dimension else ""
@@ -730,20 +723,56 @@ def _link_or_copy(source: Path, target: Path) -> None:
 
 
 def _data_uri(data: bytes, fmt: str) -> str:
-    import base64
+    return f"data:image/{fmt};base64,{offload.b64encode(data)}"
 
-    return f"data:image/{fmt};base64,{base64.b64encode(data).decode('ascii')}"
+
+class _OffLoopJSON(aiohttp.ClientResponse):
+    """A response whose JSON is decoded in a worker thread, in ~1 ms pieces.
+
+    The dashscope SDK reads every answer with ``await response.json()``, i.e. json.loads
+    on the event loop: ~6 ms per 20 × 1,152-d answer, and the loop runs every answer
+    that arrived together in one turn (16 in flight: ~100 ms). The checks (content type,
+    empty body) stay aiohttp's own."""
+
+    async def json(
+        self,
+        *,
+        encoding: str | None = None,
+        loads: Any = None,
+        content_type: str | None = "application/json",
+    ) -> Any:
+        text = await super().json(encoding=encoding, loads=str, content_type=content_type)
+        return None if text is None else await offload.run(offload.loads, text)
+
+
+def _aio_session() -> aiohttp.ClientSession:
+    """A session like the SDK's shared one (certifi, proxies from the environment) whose
+    responses decode off the loop."""
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(ssl=get_ssl_context()),
+        trust_env=True,
+        response_class=_OffLoopJSON,
+    )
 
 
 def _typed(exc: Exception) -> Exception:
     return error_from_exception(exc) or exc
 
 
+async def _close_sdk_session(_: None) -> None:
+    """Close the dashscope SDK's shared aiohttp session of the running event loop."""
+    from dashscope.api_entities.aio_session import close_shared_aio_session
+
+    await close_shared_aio_session()
+
+
 #: Where DashScope's API lives on its hosts (`REGION_BASE_URLS`).
 API_PATH = "/api/v1"
 
 
-def _check_base_url(url: str | None, region: str) -> str:
+def api_base_url(url: str | None, region: str = "intl") -> str:
+    """Where DashScope's API lives: ``url`` (a host root gets ``/api/v1``), else the
+    ``region``'s host."""
     if url is None:
         if region not in REGION_BASE_URLS:
             raise ConfigurationError(
@@ -763,4 +792,4 @@ def _check_base_url(url: str | None, region: str) -> str:
     return url.rstrip("/")
 
 
-__all__ = ["REGION_BASE_URLS", "DashScopeEmbedder"]
+__all__ = ["REGION_BASE_URLS", "DashScopeEmbedder", "api_base_url"]

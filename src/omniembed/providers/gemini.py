@@ -17,7 +17,7 @@ Wire rules this module owns (DESIGN.md §3):
 
 from __future__ import annotations
 
-import asyncio
+import io
 import logging
 import math
 from collections.abc import Mapping, Sequence
@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from google import genai
-from google.genai import types as genai_types
 from pydantic import SecretStr
 
 from .. import token_estimate
@@ -37,6 +36,7 @@ from ..errors import (
     ServiceError,
     UnsupportedMediaError,
 )
+from ..keywords import one_of
 from ..media import Media
 from ..mime import Modality
 from ..probe import (
@@ -47,6 +47,7 @@ from ..probe import (
     probe_or_none,
     require_video_track,
 )
+from ..runtime import offload
 from ..runtime.batching import WorkItem
 from ..runtime.cache import cache_key
 from ..runtime.runner import BatchOutcome
@@ -55,7 +56,13 @@ from ..types import Embedding
 from .base import Embedder, Parts
 from .gemini_models import Conditioning, GeminiModelSpec, model_spec
 from .gemini_tasks import prefix_text, title_for_task_type
-from .google_client import build_genai_client, check_base_url, env_flag
+from .google_client import (
+    build_genai_client,
+    check_base_url,
+    close_client,
+    close_when_collected,
+    env_flag,
+)
 from .google_errors import map_google_error
 from .quota_table import default_tier
 
@@ -102,8 +109,9 @@ class GeminiEmbedder(Embedder):
     Credentials, or explicit ``credentials`` / ``access_token``, or an express-mode
     ``api_key``. ``base_url`` points at a proxy, regional endpoint or the emulator.
 
-    ``output_dimensionality`` truncates vectors (Matryoshka); truncated vectors are
-    re-normalized to unit length unless ``normalize=False``.
+    ``dimensions`` (alias: the API's ``output_dimensionality``) truncates vectors
+    (Matryoshka); truncated vectors are re-normalized to unit length unless
+    ``normalize=False``.
     """
 
     provider = "gemini"
@@ -120,6 +128,7 @@ class GeminiEmbedder(Embedder):
         access_token: str | SecretStr | None = None,
         base_url: str | None = None,
         api_version: str | None = None,
+        dimensions: int | None = None,
         output_dimensionality: int | None = None,
         normalize: bool = True,
         default_task: Task | str = Task.RETRIEVAL_DOCUMENT,
@@ -133,7 +142,12 @@ class GeminiEmbedder(Embedder):
     ):
         self.spec: GeminiModelSpec = model_spec(model)
         self.vertexai = env_flag("GOOGLE_GENAI_USE_VERTEXAI") if vertexai is None else vertexai
-        self.output_dimensionality = output_dimensionality
+        self._dimension_name, self.output_dimensionality = one_of(
+            type(self).__name__,
+            "dimensions",
+            dimensions=dimensions,
+            output_dimensionality=output_dimensionality,
+        )
         self.normalize = normalize
         self.base_url = check_base_url(base_url)
         self.quota_service = "vertex" if self.vertexai else "gemini-api"
@@ -184,7 +198,7 @@ class GeminiEmbedder(Embedder):
         ):
             allowed = f"{self.spec.min_dimension}..{top}" if top else "a positive integer"
             raise InvalidParameterError(
-                f"output_dimensionality={dim!r} is not allowed for {model}; use {allowed} "
+                f"{self._dimension_name}={dim!r} is not allowed for {model}; use {allowed} "
                 "(768, 1536 and 3072 are the recommended sizes)"
             )
 
@@ -211,6 +225,8 @@ class GeminiEmbedder(Embedder):
         self._secret: SecretStr | None = built.secret
         self.project, self.location = built.project, built.location
         self.endpoint = built.endpoint
+        self._aio_clients = built.async_clients(type(self).__name__)
+        close_when_collected(self, built.client)
         return built.client
 
     # --- preparing inputs ----------------------------------------------------------------
@@ -456,6 +472,18 @@ class GeminiEmbedder(Embedder):
     # Requests are built as plain dicts (google-genai's ContentDict / EmbedContentConfigDict):
     # building pydantic Content/Part objects costs ~5x more CPU per batch, which is most of
     # the client's time on a fast network.
+    #
+    # The wire body and the response are written and read here rather than by
+    # google-genai's embed_content, whose async path does both on the event loop: per
+    # 100 × 3,072-d response ~70 ms of json.loads plus ~10 ms of pydantic validation, and
+    # ~80 ms of json.dumps per 17 MB request of inline images, so a 500-text aembed()
+    # stalled the loop for 200-500 ms. Running that SDK coroutine on a worker thread's
+    # loop does not help: each is one C call holding the GIL, so the caller's loop still
+    # waits 80-110 ms (measured). Here both run in a worker thread in ~1 ms pieces
+    # (`runtime.offload`), and google-genai's transport still sends the request (its base
+    # URL, API version, auth, headers, timeout and error types): `_build_request` and
+    # `_async_request`, the two steps of its own `async_request`, with the body already
+    # encoded (that method would json.dumps it on the loop).
 
     def _config(self, request: _Request) -> dict[str, Any]:
         config: dict[str, Any] = {}
@@ -488,53 +516,89 @@ class GeminiEmbedder(Embedder):
             contents.append({"parts": parts})
         return contents
 
+    @property
+    def _route(self) -> str:
+        """The method a batch goes to: the Gemini API batches; Vertex AI takes one content
+        per call, at ``:embedContent`` for Gemini models (as google-genai picks it) and
+        ``:predict`` for gemini-embedding-001 and the text-embedding models."""
+        if not self.vertexai:
+            return "batchEmbedContents"
+        name = self.model.rsplit("/", 1)[-1]
+        gemini = "gemini" in name and name != "gemini-embedding-001"
+        return "embedContent" if gemini or "maas" in name else "predict"
+
+    def _wire(self, batch: list[WorkItem]) -> tuple[str, dict[str, Any]]:
+        """One batch as the service takes it: the path (after the API version) and the
+        JSON body, media inline as base64 (reads and re-encodes files)."""
+        fields = {_WIRE_FIELDS[k]: v for k, v in self._config(batch[0].payload).items()}
+        contents = [_wire_content(content) for content in self._contents(batch)]
+        model = _model_path(self.model, self.vertexai)
+        route = self._route
+        if route == "batchEmbedContents":
+            requests = [{"model": model, "content": content, **fields} for content in contents]
+            return f"{model}:{route}", {"requests": requests}
+        (content,) = contents  # one content per call on Vertex AI (max_batch_size 1)
+        if route == "embedContent":
+            body: dict[str, Any] = {"content": content}
+            if fields:
+                body["embedContentConfig"] = fields
+            return f"{model}:{route}", body
+        # :predict takes the text itself, the task and title per instance, the size as a
+        # parameter (a text-only model: `_condition` joined the input's texts into one).
+        instance: dict[str, Any] = {"content": "\n".join(p["text"] for p in content["parts"])}
+        if "taskType" in fields:
+            instance["task_type"] = fields["taskType"]
+        if "title" in fields:
+            instance["title"] = fields["title"]
+        body = {"instances": [instance]}
+        if "outputDimensionality" in fields:
+            body["parameters"] = {"outputDimensionality": fields["outputDimensionality"]}
+        return f"{model}:{route}", body
+
+    def _encoded(self, batch: list[WorkItem]) -> tuple[str, bytes]:
+        path, body = self._wire(batch)
+        return path, _Body.of(offload.dumps(body))
+
     def _send_batch(self, batch: list[WorkItem]) -> Sequence[BatchOutcome]:
-        request: _Request = batch[0].payload
-        contents = self._contents(batch)
+        path, body = self._wire(batch)
         try:
-            response = self._client.models.embed_content(
-                model=self.model,
-                contents=contents,  # type: ignore[arg-type]
-                config=self._config(request),  # type: ignore[arg-type]
-            )
+            response = self._client._api_client.request("post", path, body)
         except Exception as exc:
             raise _typed(exc) from exc
-        return self._outcomes(batch, response)
+        return self._outcomes(batch, response.body or "")
 
     async def _asend_batch(self, batch: list[WorkItem]) -> Sequence[BatchOutcome]:
-        request: _Request = batch[0].payload
-        has_media = any(not isinstance(p, str) for item in batch for p in item.payload.parts)
-        # Reading media is file I/O: keep it off the event loop.
-        contents = (
-            await asyncio.to_thread(self._contents, batch) if has_media else self._contents(batch)
-        )
+        # Files are read, images re-encoded and the body written in a worker thread.
+        path, data = await offload.run(self._encoded, batch)
+        api = self._aio_clients.get()._api_client
         try:
-            response = await self._client.aio.models.embed_content(
-                model=self.model,
-                contents=contents,  # type: ignore[arg-type]
-                config=self._config(request),  # type: ignore[arg-type]
-            )
+            request = api._build_request("post", path, {}, None)
+            request.data = data  # sent as is: already JSON
+            response = await api._async_request(request)
         except Exception as exc:
             raise _typed(exc) from exc
-        return self._outcomes(batch, response)
+        body = response.response_stream[0] if response.response_stream else ""
+        return await offload.run(self._outcomes, batch, body)
 
-    def _outcomes(
-        self, batch: list[WorkItem], response: genai_types.EmbedContentResponse
-    ) -> list[BatchOutcome]:
-        embeddings = response.embeddings or []
-        if len(embeddings) != len(batch):
+    def _outcomes(self, batch: list[WorkItem], body: str | bytes) -> list[BatchOutcome]:
+        """One outcome per item from the response body (decoded in pieces: see above)."""
+        payload = offload.loads(body) if body else {}
+        vectors = _vectors(payload if isinstance(payload, dict) else {}, self._route)
+        if len(vectors) != len(batch):
             error = ServiceError(
-                f"the service returned {len(embeddings)} vectors for {len(batch)} inputs",
+                f"the service returned {len(vectors)} vectors for {len(batch)} inputs",
                 provider="gemini",
             )
             return [error for _ in batch]
         truncated = self.output_dimensionality is not None and self.normalize
+        turns = offload.Turns()
         out: list[BatchOutcome] = []
-        for item, embedding in zip(batch, embeddings, strict=True):
-            values = list(embedding.values or [])
+        for item, vector in zip(batch, vectors, strict=True):
+            values = offload.floats(vector)
             if truncated:
                 values = _l2_normalize(values)
             out.append([Embedding(values, modality=item.payload.modality)])
+            turns()
         return out
 
     # --- async batch jobs (Gemini API) ---------------------------------------------------
@@ -567,7 +631,18 @@ class GeminiEmbedder(Embedder):
         """Resume a batch job by name (``batches/...``), e.g. from another process."""
         from .gemini_batch import GeminiBatchJob
 
+        self._check_open()
         return GeminiBatchJob.from_name(self, name)
+
+    # --- closing (see `Embedder.close`) --------------------------------------------------
+
+    def _release(self) -> None:
+        close_client(self._client)
+        self._aio_clients.close()
+
+    async def _arelease(self) -> None:
+        await self._aio_clients.aclose()
+        close_client(self._client)
 
     def __repr__(self) -> str:
         dims = (
@@ -591,6 +666,90 @@ def _positions(parts: Sequence[str | Media], ids: set[int]) -> frozenset[int]:
 
 def _typed(exc: Exception) -> Exception:
     return map_google_error(exc, provider="gemini") or exc
+
+
+class _Body(bytes):
+    """A request body that aiohttp streams in 64 KB pieces, the loop running between them.
+
+    google-genai sends any ``bytes`` as they are, and aiohttp writes plain bytes to the
+    socket in one call (over 1 MiB it warns: "Sending a large body directly with raw bytes
+    might lock the event loop", a ResourceWarning); inline images make bodies of up to
+    18 MB. This type is registered with aiohttp to be sent as a stream instead. Without
+    aiohttp, google-genai uses httpx, which sends it as the bytes it is."""
+
+    stream: io.BytesIO
+
+    @classmethod
+    def of(cls, data: bytes) -> _Body:
+        body = cls(data)  # a copy: call it off the loop
+        body.stream = io.BytesIO(data)  # shares ``data`` (an exact bytes object)
+        return body
+
+
+def _register_body() -> None:
+    try:
+        from aiohttp import payload
+    except ImportError:  # google-genai then sends with httpx
+        return
+
+    class Streamed(payload.BytesIOPayload):
+        def __init__(self, value: _Body, *args: Any, **kwargs: Any) -> None:
+            super().__init__(value.stream, *args, **kwargs)
+
+    payload.PAYLOAD_REGISTRY.register(Streamed, _Body)
+
+
+_register_body()
+
+
+#: `_config` keys as the wire (proto JSON) names them.
+_WIRE_FIELDS = {
+    "task_type": "taskType",
+    "title": "title",
+    "output_dimensionality": "outputDimensionality",
+}
+
+
+def _model_path(model: str, vertexai: bool) -> str:
+    """The model's resource path, as google-genai's ``t_model`` writes it."""
+    if ".." in model or "?" in model or "&" in model:
+        raise ConfigurationError(f"model={model!r} is not a model name")
+    if vertexai:
+        if model.startswith(("projects/", "models/", "publishers/")):
+            return model
+        if "/" in model:
+            publisher, name = model.split("/", 1)
+            return f"publishers/{publisher}/models/{name}"
+        return f"publishers/google/models/{model}"
+    return model if model.startswith(("models/", "tunedModels/")) else f"models/{model}"
+
+
+def _wire_content(content: dict[str, Any]) -> dict[str, Any]:
+    """A `GeminiEmbedder._contents` entry in proto JSON: media bytes as base64."""
+    parts: list[dict[str, Any]] = []
+    for part in content["parts"]:
+        if "inline_data" in part:
+            blob = part["inline_data"]
+            data = offload.b64encode(blob["data"])
+            parts.append({"inlineData": {"mimeType": blob["mime_type"], "data": data}})
+        elif "file_data" in part:
+            ref = part["file_data"]
+            parts.append({"fileData": {"mimeType": ref["mime_type"], "fileUri": ref["file_uri"]}})
+        else:
+            parts.append(part)
+    return {"parts": parts}
+
+
+def _vectors(payload: dict[str, Any], route: str) -> list[list[float]]:
+    """The vectors of a response, in order: ``embeddings[].values`` (batchEmbedContents),
+    ``predictions[].embeddings.values`` (predict), ``embedding.values`` (embedContent)."""
+    if route == "predict":
+        found = [(p or {}).get("embeddings") for p in payload.get("predictions") or []]
+    elif route == "embedContent":
+        found = [payload["embedding"]] if payload.get("embedding") else []
+    else:
+        found = list(payload.get("embeddings") or [])
+    return [(e or {}).get("values") or [] for e in found]
 
 
 def _l2_normalize(values: list[float]) -> list[float]:

@@ -23,9 +23,11 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
+from google.genai import client as genai_client
 from google.genai import types as genai_types
 from pydantic import SecretStr
 
+from ..closing import Closeable, closed_error
 from ..errors import (
     BlockedContentError,
     InvalidParameterError,
@@ -57,7 +59,13 @@ from .gemini_llm_models import (
     LLMSpec,
     llm_spec,
 )
-from .google_client import build_genai_client, check_base_url, env_flag
+from .google_client import (
+    build_genai_client,
+    check_base_url,
+    close_client,
+    close_when_collected,
+    env_flag,
+)
 from .google_errors import map_google_error
 
 logger = logging.getLogger("omniembed.gemini_llm")
@@ -77,7 +85,7 @@ _TOOL_MODES = {"auto": "AUTO", "any": "ANY", "required": "ANY", "none": "NONE"}
 _YOUTUBE_HOSTS = ("https://www.youtube.com/", "https://youtube.com/", "https://youtu.be/")
 
 
-class GeminiGenerator:
+class GeminiGenerator(Closeable):
     """Gemini text generation from text, images, PDFs, video and audio.
 
     Credentials work as for `GeminiEmbedder` (``api_key`` or ``GEMINI_API_KEY``; Vertex AI
@@ -133,6 +141,8 @@ class GeminiGenerator:
             timeout=timeout,
         )
         self._client = built.client
+        self._aio_clients = built.async_clients(type(self).__name__)
+        close_when_collected(self, built.client)
         self._secret = built.secret
         self.project, self.location = built.project, built.location
         # content hash -> uploaded file, so a video asked about twice is uploaded once.
@@ -173,7 +183,7 @@ class GeminiGenerator:
         """Async `generate`; never blocks the event loop."""
         contents, request_config = await self._arequest(messages, system, config)
         response = await self._acall(
-            lambda: self._client.aio.models.generate_content(
+            lambda: self._aio.models.generate_content(
                 model=model or self.model, contents=contents, config=request_config
             )
         )
@@ -223,7 +233,7 @@ class GeminiGenerator:
         contents, request_config = await self._arequest(messages, system, config)
 
         async def open_stream() -> tuple[AsyncIterator[genai_types.GenerateContentResponse], Any]:
-            chunks = await self._client.aio.models.generate_content_stream(
+            chunks = await self._aio.models.generate_content_stream(
                 model=model or self.model, contents=contents, config=request_config
             )
             try:
@@ -282,7 +292,7 @@ class GeminiGenerator:
         )
         data = await asyncio.to_thread(_bytes, media)
         uploaded = await self._acall(
-            lambda: self._client.aio.files.upload(file=io.BytesIO(data), config=upload_config)
+            lambda: self._aio.files.upload(file=io.BytesIO(data), config=upload_config)
         )
         active = await self._await_active(uploaded)
         ref = FileRef(uri=str(active.uri), mime_type=active.mime_type or mime)
@@ -394,13 +404,14 @@ class GeminiGenerator:
                 raise _not_ready(file, self.file_wait_timeout)
             await asyncio.sleep(self.file_poll_interval)
             name = str(file.name)
-            file = await self._acall(lambda name=name: self._client.aio.files.get(name=name))  # type: ignore[misc]
+            file = await self._acall(lambda name=name: self._aio.files.get(name=name))  # type: ignore[misc]
         _check_file_state(file)
         return file
 
     # --- calls with retries --------------------------------------------------------------
 
     def _call(self, fn: Callable[[], T]) -> T:
+        self._check_open()
         attempts = 0
         for attempt in self.retry_policy.retrying():
             with attempt:
@@ -414,6 +425,7 @@ class GeminiGenerator:
         raise AssertionError("unreachable: tenacity re-raises the last error")
 
     async def _acall(self, fn: Callable[[], Awaitable[T]]) -> T:
+        self._check_open()
         attempts = 0
         async for attempt in self.retry_policy.async_retrying():
             with attempt:
@@ -425,6 +437,38 @@ class GeminiGenerator:
                 except Exception as exc:
                     raise _typed(exc, attempts) from exc
         raise AssertionError("unreachable: tenacity re-raises the last error")
+
+    # --- closing -------------------------------------------------------------------------
+
+    #: Set by `close` / `aclose`; any call afterwards raises `ConfigurationError`.
+    _closed: bool = False
+
+    @property
+    def _aio(self) -> genai_client.AsyncClient:
+        """The running event loop's async client (one per loop, closed in it)."""
+        return self._aio_clients.get().aio
+
+    def close(self) -> None:
+        """Release the connections. Idempotent; the generator cannot be used afterwards
+        (`ConfigurationError`). Async connections are closed in their own event loop: by
+        `aclose` there, or when that loop shuts down (the end of ``asyncio.run``)."""
+        if self._closed:
+            return
+        self._closed = True
+        close_client(self._client)
+        self._aio_clients.close()
+
+    async def aclose(self) -> None:
+        """`close`, closing the running event loop's connections in it first."""
+        if self._closed:
+            return
+        self._closed = True
+        await self._aio_clients.aclose()
+        close_client(self._client)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise closed_error(self)
 
     def __repr__(self) -> str:
         return f"GeminiGenerator(model={self.model!r}, backend={self.backend!r})"

@@ -5,8 +5,10 @@ SDK's own retries switched off (the runtime owns retries).
 
 from __future__ import annotations
 
+import asyncio
 import os
 import urllib.parse
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +16,7 @@ from google import genai
 from google.genai import types as genai_types
 from pydantic import SecretStr
 
+from ..closing import PerLoop
 from ..errors import ConfigurationError, MissingCredentialsError
 from .base import as_secret
 
@@ -30,6 +33,13 @@ class GoogleClient:
     #: Where requests go when not to Google's default host: ``base_url``, or the URL
     #: google-genai reads from ``GOOGLE_GEMINI_BASE_URL`` / ``GOOGLE_VERTEX_BASE_URL``.
     endpoint: str | None = None
+
+    def async_clients(self, owner: str) -> PerLoop[genai.Client]:
+        """``client`` for async calls, by event loop: each loop's connections are closed in
+        that loop (`aclose_loop_connections`) by ``aclose`` there or when the loop shuts
+        down, and the client stays usable in other loops."""
+        client = self.client
+        return PerLoop(lambda: client, aclose_loop_connections, owner)
 
 
 def build_genai_client(
@@ -113,6 +123,54 @@ def _build(
         http_options=http_options,
     )
     return GoogleClient(client, vertexai=True, secret=None, project=project, location=location)
+
+
+def close_client(client: genai.Client) -> None:
+    """Close the client's sync connections (`genai.Client.close`, google-genai >= 1.x)."""
+    close = getattr(client, "close", None)
+    if callable(close):
+        close()
+
+
+def close_when_collected(owner: object, client: genai.Client) -> None:
+    """Close ``client``'s sync connections when ``owner`` is dropped without `close`.
+
+    A weakref callback runs before the garbage collector finalizes anything, so even in a
+    reference cycle the pool is closed, not reported as unclosed sockets."""
+    weakref.finalize(owner, close_client, client)
+
+
+async def aclose_loop_connections(client: genai.Client) -> None:
+    """Close the client's async connections of the running event loop, in it; the client
+    stays usable (in other loops, and in this one: the SDK reconnects).
+
+    google-genai has no public call for this (``client.aio.aclose()`` closes the async
+    client for every loop), so it is done as the SDK itself keeps them: with aiohttp
+    installed, an aiohttp session per loop (``_aiohttp_sessions``, 2.x) or one session
+    re-made once closed (``_aiohttp_session``, 1.x); without, one httpx async client whose
+    pooled connections (belonging to the loop that opened them) are closed, not the client.
+    Clients the caller passed in (``HttpOptions``) are left alone; anything the installed
+    version does differently is skipped."""
+    api = getattr(client, "_api_client", None)
+    options = getattr(api, "_http_options", None)
+    loop = asyncio.get_running_loop()
+    session: Any = None
+    sessions = getattr(api, "_aiohttp_sessions", None)
+    if isinstance(sessions, dict):
+        session = sessions.pop(loop, None)
+    else:
+        found = getattr(api, "_aiohttp_session", None)
+        if found is not None and getattr(found, "_loop", None) is loop:
+            session = found
+    mine = session is not None and not getattr(options, "aiohttp_client", None)
+    if mine and not session.closed:
+        await session.close()
+    async_httpx = getattr(api, "_async_httpx_client", None)
+    if async_httpx is not None and not getattr(options, "httpx_async_client", None):
+        transport = getattr(async_httpx, "_transport", None)
+        aclose = getattr(transport, "aclose", None)
+        if callable(aclose):
+            await aclose()  # the pool's connections; the client (and the pool) stay usable
 
 
 def check_base_url(url: str | None) -> str | None:

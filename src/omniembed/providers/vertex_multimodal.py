@@ -15,7 +15,6 @@ No supported SDK sends this model's instance shape any more, so this module call
 from __future__ import annotations
 
 import asyncio
-import base64
 import logging
 import os
 import threading
@@ -27,6 +26,7 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
+from ..closing import PerLoop
 from ..deprecated_names import renamed
 from ..errors import (
     ConfigurationError,
@@ -35,8 +35,10 @@ from ..errors import (
     MissingCredentialsError,
     UnsupportedMediaError,
 )
+from ..keywords import one_of
 from ..media import Media
 from ..probe import check_image, decodable_image, image_size, require_video_track
+from ..runtime import offload
 from ..runtime.batching import WorkItem
 from ..runtime.cache import cache_key
 from ..runtime.runner import BatchOutcome
@@ -100,7 +102,9 @@ class VertexMultiModalEmbedder(Embedder):
     instance; its vectors come back in the order text, image, video segments).
     ``video_segment_config`` (or ``embed(..., video_segment_config=...)``) picks the
     stretch and segment length; a local video longer than 120 s is embedded window by
-    window. Tasks do not apply to this model and are ignored.
+    window. Tasks do not apply to this model and are ignored. ``dimensions`` (alias: the
+    API's ``dimension``) is 128, 256, 512 or 1408 (the default) for text and images;
+    video vectors are always 1408.
     """
 
     provider = "vertex"
@@ -108,6 +112,7 @@ class VertexMultiModalEmbedder(Embedder):
 
     def __init__(
         self,
+        model: str = MODEL,
         *,
         project: str | None = None,
         location: str | None = None,
@@ -115,7 +120,8 @@ class VertexMultiModalEmbedder(Embedder):
         access_token: str | SecretStr | None = None,
         base_url: str | None = None,
         api_version: str = "v1",
-        dimension: int = 1408,
+        dimensions: int | None = None,
+        dimension: int | None = None,
         video_segment_config: VideoSegmentConfig | None = None,
         downscale_images: bool = True,
         storage_url: str = "https://storage.googleapis.com",
@@ -128,13 +134,22 @@ class VertexMultiModalEmbedder(Embedder):
         progress: bool = False,
         **runtime: Any,
     ):
+        if model != MODEL:
+            raise InvalidParameterError(
+                f"{type(self).__name__} serves {MODEL} only, not {model!r}; use "
+                "GeminiEmbedder(vertexai=True) for Vertex AI's Gemini and text models"
+            )
+        dimension_name, dimension = one_of(
+            type(self).__name__, "dimensions", dimensions=dimensions, dimension=dimension
+        )
+        dimension = VIDEO_DIMENSION if dimension is None else dimension
         if (
             isinstance(dimension, bool)
             or not isinstance(dimension, int)
             or dimension not in DIMENSIONS
         ):
             raise InvalidParameterError(
-                f"dimension={dimension!r} is not offered by {MODEL}; use one of "
+                f"{dimension_name}={dimension!r} is not offered by {MODEL}; use one of "
                 f"{', '.join(map(str, DIMENSIONS))} (video embeddings are always 1408)"
             )
         self.dimension = dimension
@@ -172,9 +187,15 @@ class VertexMultiModalEmbedder(Embedder):
             f"/publishers/google/models/{MODEL}:predict"
         )
         self._client = httpx.Client(timeout=timeout)
-        self._async_clients: weakref.WeakKeyDictionary[
-            asyncio.AbstractEventLoop, httpx.AsyncClient
-        ] = weakref.WeakKeyDictionary()
+        # Dropped without `close`: its pool closes when it is collected (as google-genai's
+        # clients do), not with an unclosed-socket warning.
+        weakref.finalize(self, self._client.close)
+        #: One async client per event loop, each closed in its loop.
+        self._async_clients: PerLoop[httpx.AsyncClient] = PerLoop(
+            lambda: httpx.AsyncClient(timeout=self.timeout),
+            httpx.AsyncClient.aclose,
+            type(self).__name__,
+        )
 
     # --- preparing -----------------------------------------------------------------------
 
@@ -379,7 +400,7 @@ class VertexMultiModalEmbedder(Embedder):
                 from ..video import cut_window
 
                 cut = cut_window(instance.video, start, end)
-                video = {"bytesBase64Encoded": base64.b64encode(cut.data).decode("ascii")}
+                video = {"bytesBase64Encoded": offload.b64encode(cut.data)}
                 rebase = cut.actual_start_sec
             video["videoSegmentConfig"] = {
                 "startOffsetSec": _whole(start - rebase),
@@ -400,41 +421,44 @@ class VertexMultiModalEmbedder(Embedder):
             data = reencode(image, "PNG")
         else:
             data = image.read_bytes()
-        return {"bytesBase64Encoded": base64.b64encode(data).decode("ascii")}
+        return {"bytesBase64Encoded": offload.b64encode(data)}
+
+    def _encoded(self, instance: _Instance) -> tuple[bytes, float]:
+        """`_body` as JSON bytes: written in ~1 ms pieces (`runtime.offload`), as a
+        window of video base64-encodes to megabytes."""
+        body, rebase = self._body(instance)
+        return offload.dumps(body), rebase
 
     def _send_batch(self, batch: list[WorkItem]) -> Sequence[BatchOutcome]:
         instance: _Instance = batch[0].payload
-        body, rebase = self._body(instance)
-        headers = {"Authorization": f"Bearer {self._auth.token()}"}
+        data, rebase = self._encoded(instance)
+        headers = {"Authorization": f"Bearer {self._auth.token()}", **_JSON}
         try:
-            response = self._client.post(self.url, json=body, headers=headers)
+            response = self._client.post(self.url, content=data, headers=headers)
         except httpx.HTTPError as exc:
             raise _typed(exc) from exc
         return [self._parse(response, rebase)]
 
     async def _asend_batch(self, batch: list[WorkItem]) -> Sequence[BatchOutcome]:
         instance: _Instance = batch[0].payload
-        # Reading and cutting media is file work: keep it off the event loop.
-        body, rebase = await asyncio.to_thread(self._body, instance)
-        token = await asyncio.to_thread(self._auth.token)
+        # Reading, cutting and downscaling media, base64 and the JSON body are file and CPU
+        # work, and so is decoding the answer: all in a worker thread, the loop only waits.
+        data, rebase = await offload.run(self._encoded, instance)
+        token = await asyncio.to_thread(self._auth.token)  # may refresh: network I/O
         try:
             response = await self._async_client().post(
-                self.url, json=body, headers={"Authorization": f"Bearer {token}"}
+                self.url, content=data, headers={"Authorization": f"Bearer {token}", **_JSON}
             )
         except httpx.HTTPError as exc:
             raise _typed(exc) from exc
-        return [self._parse(response, rebase)]
+        return [await offload.run(self._parse, response, rebase)]
 
     def _async_client(self) -> httpx.AsyncClient:
-        loop = asyncio.get_running_loop()
-        client = self._async_clients.get(loop)
-        if client is None:
-            client = self._async_clients[loop] = httpx.AsyncClient(timeout=self.timeout)
-        return client
+        return self._async_clients.get()
 
     def _parse(self, response: httpx.Response, rebase: float) -> list[Embedding]:
         try:
-            payload = response.json()
+            payload = offload.loads(response.content)
         except ValueError:
             payload = {}
         if response.status_code != 200:
@@ -442,13 +466,13 @@ class VertexMultiModalEmbedder(Embedder):
         prediction = (payload.get("predictions") or [{}])[0]
         out = []
         if "textEmbedding" in prediction:
-            out.append(Embedding(list(prediction["textEmbedding"]), "text"))
+            out.append(Embedding(offload.floats(prediction["textEmbedding"]), "text"))
         if "imageEmbedding" in prediction:
-            out.append(Embedding(list(prediction["imageEmbedding"]), "image"))
+            out.append(Embedding(offload.floats(prediction["imageEmbedding"]), "image"))
         for segment in prediction.get("videoEmbeddings") or []:
             out.append(
                 Embedding(
-                    list(segment["embedding"]),
+                    offload.floats(segment["embedding"]),
                     "video",
                     rebase + float(segment.get("startOffsetSec", 0)),
                     rebase + float(segment.get("endOffsetSec", 0)),
@@ -489,7 +513,12 @@ class VertexMultiModalEmbedder(Embedder):
         results = await self.aembed(media, task, progress=progress, **options)
         return [r.embeddings for r in results]
 
-    def close(self) -> None:
+    def _release(self) -> None:
+        self._client.close()
+        self._async_clients.close()
+
+    async def _arelease(self) -> None:
+        await self._async_clients.aclose()
         self._client.close()
 
     def __repr__(self) -> str:
@@ -497,6 +526,9 @@ class VertexMultiModalEmbedder(Embedder):
             f"VertexMultiModalEmbedder(project={self.project!r}, "
             f"location={self.location!r}, dimension={self.dimension})"
         )
+
+
+_JSON = {"Content-Type": "application/json"}
 
 
 def _request_bytes(instance: _Instance, length: float | None) -> int:

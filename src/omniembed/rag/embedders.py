@@ -7,7 +7,6 @@ The store's manifest keeps `EmbedderSettings` (never credentials or the base URL
 from __future__ import annotations
 
 import os
-import urllib.parse
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -15,6 +14,8 @@ from typing import Any
 
 from ..errors import ConfigurationError
 from ..providers.base import Embedder
+from ..providers.factory import VERTEX_MULTIMODAL
+from ..providers.factory import build_embedder as build
 from ..runtime.cache import EmbeddingCache
 from ..runtime.quota import Quota
 from ..runtime.retry import RetryPolicy
@@ -22,14 +23,12 @@ from .defaults import DEFAULT_MODELS, PROVIDERS
 from .progress import retry_text
 from .quota import NoticeQuota, resolve_limits
 
-VERTEX_MULTIMODAL = "multimodalembedding@001"
 #: Sent when a base URL (emulator, proxy) is given without credentials: the emulator
 #: accepts any key unless configured otherwise, and a real endpoint rejects it clearly.
 PLACEHOLDER_KEY = "omniembed-placeholder"
 ACCESS_TOKEN_ENV = "GOOGLE_ACCESS_TOKEN"
 #: The services' own endpoints (for messages; the SDKs choose the hosts themselves).
 GEMINI_URL = "https://generativelanguage.googleapis.com"
-DASHSCOPE_URL = "https://dashscope-intl.aliyuncs.com/api/v1"  # the SDK default region
 GEMINI_KEY_ENVS = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
 
 # Chunk bounds in characters. Retrieval works best on paragraph-sized chunks; Vertex's
@@ -162,56 +161,27 @@ def build_embedder(
     if max_concurrency is not None:
         runtime["max_concurrency"] = max_concurrency
     placeholder = PLACEHOLDER_KEY if base_url or offline else None
-    if settings.provider == "gemini":
-        from ..providers.gemini import GeminiEmbedder
-
-        key = api_key or _env(*GEMINI_KEY_ENVS) or placeholder
-        return GeminiEmbedder(
-            settings.model,
-            api_key=key,
-            vertexai=False,
-            base_url=base_url,
-            output_dimensionality=settings.dimension,
-            **runtime,
-        )
+    credentials: dict[str, Any] = {}
     if settings.provider == "vertex":
         token = access_token or _env(ACCESS_TOKEN_ENV)
         if token is None and api_key is None:
             token = placeholder
-        project = settings.project or (PLACEHOLDER_KEY if offline else None)
-        if settings.model == VERTEX_MULTIMODAL:
-            from ..providers.vertex_multimodal import VertexMultiModalEmbedder
-
-            if settings.dimension is not None:
-                runtime["dimension"] = settings.dimension
-            return VertexMultiModalEmbedder(
-                project=project,
-                location=settings.location,
-                access_token=token,
-                base_url=base_url,
-                **runtime,
-            )
-        from ..providers.gemini import GeminiEmbedder
-
-        return GeminiEmbedder(
-            settings.model,
-            vertexai=True,
-            api_key=api_key if token is None else None,  # an express-mode key
-            access_token=token,
-            project=project,
-            location=settings.location,
-            base_url=base_url,
-            output_dimensionality=settings.dimension,
-            **runtime,
-        )
-    from ..providers.dashscope import DashScopeEmbedder
-
-    key = api_key or _env("DASHSCOPE_API_KEY") or placeholder
-    return DashScopeEmbedder(
-        settings.model,
-        api_key=key,
-        base_url=dashscope_base_url(base_url),
-        dimension=settings.dimension,
+        credentials["access_token"] = token
+        if token is None and settings.model != VERTEX_MULTIMODAL:
+            credentials["api_key"] = api_key  # an express-mode key (Gemini models only)
+        credentials["project"] = settings.project or (PLACEHOLDER_KEY if offline else None)
+        credentials["location"] = settings.location
+    elif settings.provider == "gemini":
+        credentials["api_key"] = api_key or _env(*GEMINI_KEY_ENVS) or placeholder
+        credentials["vertexai"] = False
+    else:
+        credentials["api_key"] = api_key or _env("DASHSCOPE_API_KEY") or placeholder
+    return build(
+        settings.provider,
+        model=settings.model,
+        dimensions=settings.dimension,
+        base_url=base_url,
+        **credentials,
         **runtime,
     )
 
@@ -223,23 +193,12 @@ def close_embedder(embedder: Embedder) -> None:
         close()
 
 
-def dashscope_base_url(base_url: str | None) -> str | None:
-    """``base_url`` for DashScope: a bare ``scheme://host:port`` gets ``/api/v1`` (as
-    `DashScopeEmbedder` does itself); a URL with a path is used as given."""
-    if base_url is None:
-        return None
-    from ..providers.dashscope import API_PATH
-
-    parsed = urllib.parse.urlsplit(base_url)
-    if parsed.path.strip("/"):
-        return base_url.rstrip("/")
-    return base_url.rstrip("/") + API_PATH
-
-
 def endpoint(settings: EmbedderSettings, base_url: str | None) -> str:
     """Where ``settings``' embedding requests go: ``base_url``, else the service's host."""
     if settings.provider == "dashscope":
-        return dashscope_base_url(base_url) or DASHSCOPE_URL
+        from ..providers.dashscope import api_base_url
+
+        return api_base_url(base_url)
     if base_url:
         return base_url.rstrip("/")
     if settings.provider == "vertex":

@@ -17,6 +17,7 @@ import math
 import os
 import sqlite3
 import threading
+import weakref
 from array import array
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -114,6 +115,14 @@ class MemoryCache:
 _PROBE = "omniembed:write-check"
 
 
+def _close_all(conns: dict[threading.Thread, sqlite3.Connection], lock: threading.Lock) -> None:
+    with lock:
+        open_ = list(conns.values())
+        conns.clear()
+    for conn in open_:
+        conn.close()
+
+
 class SQLiteCache:
     """A persistent cache in one SQLite file, safe across threads and processes.
 
@@ -140,7 +149,11 @@ class SQLiteCache:
 
     def __init__(self, path: str | os.PathLike[str]):
         self.path = Path(path).expanduser()
-        self._local = threading.local()
+        #: Each thread's connection. One whose thread has ended is closed when another
+        #: thread connects, and `close` closes them all (none is left to the GC).
+        self._conns: dict[threading.Thread, sqlite3.Connection] = {}
+        self._conns_lock = threading.Lock()
+        weakref.finalize(self, _close_all, self._conns, self._conns_lock)
         self._warned_write = False
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -187,10 +200,19 @@ class SQLiteCache:
         return self._error(f"is not a usable SQLite cache ({text})")
 
     def _connect(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        me = threading.current_thread()
+        conn = self._conns.get(me)
         if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
-            self._local.conn = conn
+            # Used by this thread only; closed by whichever thread closes it.
+            conn = sqlite3.connect(
+                self.path, timeout=30.0, isolation_level=None, check_same_thread=False
+            )
+            with self._conns_lock:
+                ended = [t for t in self._conns if not t.is_alive()]
+                stale = [self._conns.pop(t) for t in ended]
+                self._conns[me] = conn
+            for old in stale:
+                old.close()
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
         return conn
@@ -271,11 +293,9 @@ class SQLiteCache:
             )
 
     def close(self) -> None:
-        """Close this thread's connection (others close when their threads end)."""
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is not None:
-            self._local.conn = None
-            conn.close()
+        """Close every thread's connection (a later call opens new ones). Call it once
+        the threads using the cache are done with it."""
+        _close_all(self._conns, self._conns_lock)
 
     def __len__(self) -> int:
         return int(self._connect().execute("SELECT COUNT(*) FROM embeddings").fetchone()[0])

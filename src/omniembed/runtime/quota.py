@@ -199,6 +199,11 @@ class Quota:
         self._lock = threading.Lock()
         self._window: list[tuple[float, int, int]] = []  # (counted until, units, tokens)
         self._in_flight: list[Permit] = []
+        # What the window and the requests in flight hold, by field of a window entry
+        # (1: units, 2: tokens), kept as they change: summing them per request made each
+        # admission O(window), ~0.3 ms on the event loop with 500 calls in the minute.
+        self._window_used = [0, 0, 0]
+        self._in_flight_used = [0, 0, 0]
         self._day: str | None = None
         self._day_used = 0
         self._exhausted: DailyQuotaExceededError | None = None
@@ -278,6 +283,8 @@ class Quota:
                 return wait, None
             permit = Permit(now, units, tokens)
             self._in_flight.append(permit)
+            self._in_flight_used[1] += permit.units
+            self._in_flight_used[2] += permit.tokens
             self._day_used += units
             return 0.0, permit
 
@@ -316,12 +323,16 @@ class Quota:
                 self._in_flight.remove(permit)
             except ValueError:
                 return  # released twice
+            self._in_flight_used[1] -= permit.units
+            self._in_flight_used[2] -= permit.tokens
             if not admitted:
                 self._day_used = max(0, self._day_used - permit.units)
                 return
             margin = min(WINDOW_MARGIN_SEC, self.window_sec / 100)
             until = self._clock() + self.window_sec + margin
             bisect.insort(self._window, (until, permit.units, permit.tokens))
+            self._window_used[1] += permit.units
+            self._window_used[2] += permit.tokens
 
     # --- learning from the service -------------------------------------------------------
 
@@ -436,6 +447,9 @@ class Quota:
     def _expire(self, now: float) -> None:
         cut = bisect.bisect_right(self._window, (now, math.inf, math.inf))
         if cut:
+            for _, units, tokens in self._window[:cut]:
+                self._window_used[1] -= units
+                self._window_used[2] -= tokens
             del self._window[:cut]
 
     def _wait_for(self, now: float, limit: float | None, amount: int, field: int) -> float:
@@ -450,8 +464,7 @@ class Quota:
                 "quota"
             )
         # In-flight requests count until they are answered; answered ones until they expire.
-        used: float = sum(p.units if field == 1 else p.tokens for p in self._in_flight)
-        used += sum(entry[field] for entry in self._window)
+        used: float = self._in_flight_used[field] + self._window_used[field]
         if used + amount <= limit:
             return 0.0
         for until, units, tokens in self._window:

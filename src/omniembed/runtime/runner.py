@@ -494,7 +494,10 @@ class _Job:
                 taken.add(position)
                 weight += item.weight
                 tokens += item.tokens
-            self._pending = [i for n, i in enumerate(self._pending) if n not in taken]
+            if max(taken) == len(taken) - 1:  # a prefix (one group): no O(n) Python pass
+                del self._pending[: len(taken)]
+            else:
+                self._pending = [i for n, i in enumerate(self._pending) if n not in taken]
             self.stats.batches += 1
             return batch
 
