@@ -148,7 +148,8 @@ async def aclose_loop_connections(client: genai.Client) -> None:
     client for every loop), so it is done as the SDK itself keeps them: with aiohttp
     installed, an aiohttp session per loop (``_aiohttp_sessions``, 2.x) or one session
     re-made once closed (``_aiohttp_session``, 1.x); without, one httpx async client whose
-    pooled connections (belonging to the loop that opened them) are closed, not the client.
+    pooled connections (belonging to the loop that opened them) are closed, not the client,
+    or in 3.x its inner client of this loop.
     Clients the caller passed in (``HttpOptions``) are left alone; anything the installed
     version does differently is skipped."""
     api = getattr(client, "_api_client", None)
@@ -167,6 +168,15 @@ async def aclose_loop_connections(client: genai.Client) -> None:
         await session.close()
     async_httpx = getattr(api, "_async_httpx_client", None)
     if async_httpx is not None and not getattr(options, "httpx_async_client", None):
+        # 3.x keeps one inner httpx client per event loop (``_loop_clients``): close this
+        # loop's; the SDK builds a new one on the next call in this loop.
+        inner = getattr(async_httpx, "_loop_clients", None)
+        lock = getattr(async_httpx, "_loop_clients_lock", None)
+        if isinstance(inner, dict) and lock is not None:
+            with lock:
+                mine_inner = inner.pop(loop, None)
+            if mine_inner is not None:
+                await mine_inner.aclose()
         transport = getattr(async_httpx, "_transport", None)
         aclose = getattr(transport, "aclose", None)
         if callable(aclose):
