@@ -22,6 +22,7 @@ from typing import Any
 from ..deprecated_names import renamed
 from .chat import ChatGemini
 from .embeddings import (
+    RENAMED,
     DashScopeMultiModalEmbeddings,
     GeminiEmbeddings,
     VertexMultiModalEmbeddings,
@@ -39,14 +40,7 @@ __all__ = [
 ]
 
 
-_old_name = renamed(
-    __name__,
-    {
-        "VertexMultimodalEmbeddings": "VertexMultiModalEmbeddings",
-        "DashScopeMultimodalEmbeddings": "DashScopeMultiModalEmbeddings",
-    },
-    globals().__getitem__,
-)
+_old_name = renamed(__name__, RENAMED, globals().__getitem__)
 
 
 def __getattr__(name: str) -> Any:

@@ -390,14 +390,12 @@ class DashScopeMultiModalEmbeddings(_MultiModalEmbeddings):
         return DashScopeEmbedder
 
 
-_old_name = renamed(
-    __name__,
-    {
-        "VertexMultimodalEmbeddings": "VertexMultiModalEmbeddings",
-        "DashScopeMultimodalEmbeddings": "DashScopeMultiModalEmbeddings",
-    },
-    globals().__getitem__,
-)
+#: Names of earlier releases (see `omniembed.deprecated_names`); the package reuses it.
+RENAMED = {
+    "VertexMultimodalEmbeddings": "VertexMultiModalEmbeddings",
+    "DashScopeMultimodalEmbeddings": "DashScopeMultiModalEmbeddings",
+}
+_old_name = renamed(__name__, RENAMED, globals().__getitem__)
 
 
 def __getattr__(name: str) -> Any:
