@@ -189,6 +189,14 @@ async def test_vertex_multimodal_50_images(emulator_url: str, images: list[Path]
     await _check(embedder, embedder.aembed, list(images))
 
 
+async def test_dashscope_50_images(emulator_url: str, images: list[Path]) -> None:
+    pytest.importorskip("dashscope")
+    from omniembed import DashScopeEmbedder
+
+    embedder = DashScopeEmbedder(api_key="sk-" + KEY, base_url=emulator_url)
+    await _check(embedder, embedder.aembed, list(images))
+
+
 async def test_llama_index_text_batch(emulator_url: str) -> None:
     pytest.importorskip("llama_index.core")
     from omniembed.llama_index import GeminiMultiModalEmbedding

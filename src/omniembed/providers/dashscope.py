@@ -22,10 +22,13 @@ Wire rules this module owns (DESIGN.md §3, model limits in `dashscope_models`):
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import math
 import mimetypes
 import os
+import re
+import secrets
 import shutil
 import tempfile
 import threading
@@ -76,6 +79,7 @@ from ..types import Embedding
 from .base import Embedder, Parts, as_secret, lone_surrogate
 from .dashscope_errors import PROVIDER, error_from_exception, error_from_response
 from .dashscope_models import DashScopeModelSpec, model_spec
+from .http_body import StreamedBody
 
 logger = logging.getLogger("omniembed.dashscope")
 
@@ -549,8 +553,10 @@ class DashScopeEmbedder(Embedder):
             kwargs["request_timeout"] = self.timeout
         return kwargs
 
-    def _contents(self, batch: list[WorkItem]) -> list[dict[str, Any]]:
-        """The request's content objects; uploads local videos (blocking I/O)."""
+    def _contents(self, batch: list[WorkItem], blobs: _Blobs | None = None) -> list[dict[str, Any]]:
+        """The request's content objects; uploads local videos (blocking I/O). With
+        ``blobs``, inline images are left there and placeholders put in their stead."""
+        keep = (lambda value: value) if blobs is None else blobs.placeholder
         certificate: dict[str, Any] | None = None
         contents = []
         for item in batch:
@@ -559,9 +565,9 @@ class DashScopeEmbedder(Embedder):
             if content.text is not None:
                 element["text"] = content.text
             if content.multi_images:
-                element["multi_images"] = [image.value() for image in content.images]
+                element["multi_images"] = [keep(image.value()) for image in content.images]
             elif content.images:
-                element["image"] = content.images[0].value()
+                element["image"] = keep(content.images[0].value())
             if content.video is not None:
                 if content.video.is_remote:
                     element["video"] = content.video.uri
@@ -628,11 +634,16 @@ class DashScopeEmbedder(Embedder):
             # Reading media, base64 and uploading videos are file, CPU and network work:
             # off the event loop, as are decoding the answer (`_OffLoopJSON`) and its
             # vectors (CPU: `offload.run`).
-            contents = await asyncio.to_thread(self._contents, batch)
+            blobs = _Blobs()
+            contents = await asyncio.to_thread(self._contents, batch, blobs)
             await asyncio.to_thread(get_ssl_context)  # built once, ~0.1 s: not on the loop
-            response = await _AioMultiModalEmbedding.call(
-                input=contents, session=self._aio_loops.get(), **self._call_kwargs()
-            )
+            carried = _BLOBS.set(blobs)
+            try:
+                response = await _AioMultiModalEmbedding.call(
+                    input=contents, session=self._aio_loops.get(), **self._call_kwargs()
+                )
+            finally:
+                _BLOBS.reset(carried)
         except Exception as exc:
             raise _typed(exc) from exc
         return await offload.run(self._outcomes, batch, response)
@@ -745,13 +756,67 @@ class _OffLoopJSON(aiohttp.ClientResponse):
         return None if text is None else await offload.run(offload.loads, text)
 
 
+class _Blobs:
+    """The inline images of one async request, kept out of the SDK's hands until it sends.
+
+    The dashscope SDK writes a request body with ``json.dumps`` on the event loop: ~3 ms
+    per MB of base64, 24 ms for a request of 20 images (measured). It is handed short
+    placeholders instead, and `_splice_blobs`, a middleware of our aiohttp session, puts
+    the images back in a worker thread as the request leaves. A data URI is base64 after
+    an ASCII prefix, which JSON writes as it is, so the body sent is byte for byte the
+    one the SDK would have written."""
+
+    #: Shorter values stay in place: not worth a placeholder.
+    MIN_CHARS = 4096
+
+    def __init__(self) -> None:
+        self._prefix = f"omniembed-blob-{secrets.token_hex(8)}-"
+        self._pattern = re.compile(re.escape(self._prefix.encode()) + rb"\d+")
+        self.values: dict[bytes, bytes] = {}
+
+    def placeholder(self, value: str) -> str:
+        if len(value) < self.MIN_CHARS or not value.startswith("data:"):
+            return value
+        token = f"{self._prefix}{len(self.values)}"
+        self.values[token.encode()] = value.encode("ascii")
+        return token
+
+    def splice(self, body: bytes) -> StreamedBody:
+        """``body`` with each placeholder replaced by its value (one copy)."""
+        pieces: list[bytes] = []
+        start = 0
+        for match in self._pattern.finditer(body):
+            pieces += (body[start : match.start()], self.values[match.group()])
+            start = match.end()
+        pieces.append(body[start:])
+        return StreamedBody.of(b"".join(pieces))
+
+
+#: The `_Blobs` of the request the current task is sending.
+_BLOBS: contextvars.ContextVar[_Blobs | None] = contextvars.ContextVar(
+    "omniembed_dashscope_blobs", default=None
+)
+
+
+async def _splice_blobs(
+    request: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType
+) -> aiohttp.ClientResponse:
+    blobs = _BLOBS.get()
+    if blobs is not None and blobs.values and request.body:
+        body = await request.body.as_bytes()  # the SDK's JSON: small, placeholders only
+        await request.update_body(await offload.run(blobs.splice, body))
+    return await handler(request)
+
+
 def _aio_session() -> aiohttp.ClientSession:
     """A session like the SDK's shared one (certifi, proxies from the environment) whose
-    responses decode off the loop."""
+    requests get their images back off the loop (`_Blobs`) and whose responses decode
+    off the loop (`_OffLoopJSON`)."""
     return aiohttp.ClientSession(
         connector=aiohttp.TCPConnector(ssl=get_ssl_context()),
         trust_env=True,
         response_class=_OffLoopJSON,
+        middlewares=(_splice_blobs,),
     )
 
 

@@ -41,6 +41,7 @@ from ..errors import (
     ServiceError,
 )
 from ..types import Embedding
+from . import offload
 from .batching import WorkItem, plan_batches, split
 from .byte_budget import DEFAULT_MAX_INFLIGHT_BYTES, ByteBudget
 from .cache import EmbeddingCache
@@ -296,7 +297,9 @@ class Runner:
                         if self.rate_limiter is not None:
                             await self.rate_limiter.aacquire()
                         job.count_request(attempts, permit)
+                        await offload.take_turn()
                         outcomes = await asend(batch)
+                        await offload.take_turn()
                     except BaseException as exc:
                         self._after_failure(job, exc, permit)
                         raise
