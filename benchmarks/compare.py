@@ -584,7 +584,7 @@ def memory_case(case: str, url: str, path: str) -> dict[str, Any]:
     if what == "video":
         config = VideoSegmentConfig(interval_sec=clip) if clip else None
         return {"items": len(emb.embed_video(path, config))}
-    from omniembed.pdf import iter_pages
+    from omniembed.media.pdf import iter_pages
 
     # The documented page-by-page path, PDF_CHUNK pages per call so no more than that are
     # held at once: one-page PDFs for gemini-embedding-2, rendered pages (96 dpi) elsewhere.

@@ -112,6 +112,6 @@ def make_small_images(directory: Path, count: int, side: int = 64, seed: int = 9
 def probe_seconds(path: Path) -> float:
     """A video's length in seconds (its container header)."""
     from omniembed import Media
-    from omniembed.probe import media_duration_sec
+    from omniembed.media.probe import media_duration_sec
 
     return media_duration_sec(Media.from_path(path))

@@ -1277,8 +1277,8 @@ def test_empty_text_parts_are_dropped_not_sent(emu: Emulator) -> None:
 def test_without_the_media_extra_corrupt_media_is_left_to_the_service(
     emu: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from omniembed import probe
     from omniembed.errors import MissingDependencyError
+    from omniembed.media import probe
 
     def missing(module: str, extra: str = "media", purpose: str = "") -> Any:
         raise MissingDependencyError(f"{module} is needed; install it with: pip install x")

@@ -29,9 +29,9 @@ from omniembed import (
 )
 from omniembed.emulator import Emulator
 from omniembed.generation import Message
-from omniembed.mime import sniff_mime
+from omniembed.media.mime import sniff_mime
+from omniembed.media.video import MAX_SEGMENTS_PER_VIDEO, cut_window, windows
 from omniembed.providers.gemini_llm import GeminiGenerator
-from omniembed.video import MAX_SEGMENTS_PER_VIDEO, cut_window, windows
 from tests import media_factory as make
 from tests.test_bad_input_table import _bomb_png
 

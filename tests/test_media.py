@@ -18,7 +18,7 @@ from omniembed import (
     Modality,
     UnsupportedMediaError,
 )
-from omniembed.mime import sniff_mime
+from omniembed.media.mime import sniff_mime
 
 
 def _image_bytes(fmt: str) -> bytes:

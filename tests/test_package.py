@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import subprocess
 import sys
 from pathlib import Path
@@ -61,3 +62,46 @@ def test_a_missing_extra_is_named(hidden: str, statement: str, extra: str) -> No
     ).stdout
     assert out.startswith("MissingDependencyError")
     assert f"pip install 'omniembed[{extra}]'" in out
+
+
+def test_the_media_layer_is_one_package() -> None:
+    """The media modules live in `omniembed.media`; its exports are the old module's."""
+    from omniembed import media
+    from omniembed.media.item import Media
+    from omniembed.media.mime import Modality
+
+    assert media.Media is Media is omniembed.Media
+    assert media.Modality is Modality is omniembed.Modality
+    root = Path(omniembed.__file__).parent
+    for old in ("media", "mime", "probe", "imaging", "video_segments"):
+        assert not (root / f"{old}.py").exists(), old
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "name"),
+    [
+        ("omniembed.pdf", "omniembed.media.pdf", "iter_pages"),
+        ("omniembed.pdf", "omniembed.media.pdf", "PdfPage"),
+        ("omniembed.video", "omniembed.media.video", "cut_window"),
+        ("omniembed.video", "omniembed.media.video", "windows"),
+        ("omniembed.types", "omniembed.media", "EmbedInput"),
+    ],
+)
+def test_a_moved_name_still_resolves_at_its_old_path_and_warns(
+    old: str, new: str, name: str
+) -> None:
+    module = importlib.import_module(old)
+    with pytest.warns(DeprecationWarning, match=rf"importing {name} from {old} is deprecated; "):
+        value = getattr(module, name)
+    assert value is getattr(importlib.import_module(new), name)
+    with pytest.raises(AttributeError):
+        getattr(module, "no_such_name")  # noqa: B009
+
+
+def test_the_documented_old_import_warns_at_the_importing_line() -> None:
+    with pytest.warns(DeprecationWarning, match="import it from omniembed.media.pdf") as caught:
+        from omniembed.pdf import iter_pages
+    from omniembed.media.pdf import iter_pages as moved
+
+    assert iter_pages is moved
+    assert [w.filename for w in caught] == [__file__]

@@ -1,4 +1,4 @@
-"""`omniembed.pdf.iter_pages`: one page at a time, text, rendered image and one-page PDFs."""
+"""`omniembed.media.pdf.iter_pages`: one page at a time, text, rendered image and one-page PDFs."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from PIL import Image
 
 from omniembed import Media
 from omniembed.errors import InvalidParameterError, UnsupportedMediaError
-from omniembed.pdf import iter_pages
+from omniembed.media.pdf import iter_pages
 
 from .media_factory import pdf
 

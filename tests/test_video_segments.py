@@ -78,7 +78,7 @@ def test_exact_clips_hold_only_their_own_seconds() -> None:
 
     import av
 
-    from omniembed.video import cut_window
+    from omniembed.media.video import cut_window
 
     # Keyframes every 6 s: a stream copy of 8-10 s starts at 6 s, two seconds early.
     assert cut_window(VIDEO, 8, 10).actual_start_sec == 6

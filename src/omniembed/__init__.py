@@ -39,8 +39,7 @@ from .errors import (
     UnknownParameterError,
     UnsupportedMediaError,
 )
-from .media import Media
-from .mime import Modality
+from .media import Media, Modality
 from .tasks import Task
 from .types import Embedding, EmbeddingResult, VideoSegmentConfig
 

@@ -40,8 +40,7 @@ import numpy as np
 from pydantic import SecretStr
 
 from .keywords import accepted_keywords, unknown_keyword
-from .media import Media
-from .mime import Modality
+from .media import Media, Modality
 from .providers.base import Embedder
 from .providers.factory import ALIASES, PROVIDERS, accepted_settings, embedder_class, resolve
 from .providers.quota_table import default_tier, quota_limits

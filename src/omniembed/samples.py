@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from .probe import require
+from .media.probe import require
 
 NOTES: dict[str, str] = {
     "ferry.md": (

@@ -3,18 +3,11 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, TypeAlias
+from typing import TYPE_CHECKING, Any
 
+from .deprecated_names import moved
 from .errors import InvalidParameterError, OmniEmbedError
-
-if TYPE_CHECKING:
-    from .media import Media
-
-#: One thing to embed: text, a media item, or an interleaved list of them that the model
-#: fuses into one input (where it supports that).
-EmbedInput: TypeAlias = "str | Media | Sequence[str | Media]"
 
 
 @dataclass(frozen=True)
@@ -106,3 +99,13 @@ class EmbeddingResult:
                 "segment); use .embeddings"
             )
         return self.embeddings[0].vector
+
+
+#: Names that moved to another module (see `omniembed.deprecated_names`): `EmbedInput`, the
+#: input type, lives with `Media` in the media layer, which builds on this module.
+_moved_name = moved(__name__, {"EmbedInput": "omniembed.media"})
+
+if not TYPE_CHECKING:  # type checkers keep seeing only the names defined here
+
+    def __getattr__(name: str) -> Any:
+        return _moved_name(name)

@@ -2,8 +2,8 @@
 
 Checks what the real services check before embedding: part shapes, base64, the declared
 MIME type against the sniffed bytes, the model's modalities, and media limits (images per
-content, video seconds, PDF pages). Media facts come from `omniembed.probe`, i.e. from
-decoding the bytes, never from what the client claims.
+content, video seconds, PDF pages). Media facts come from `omniembed.media.probe`, i.e.
+from decoding the bytes, never from what the client claims.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from typing import Literal
 
 from ..errors import OmniEmbedError
 from ..media import Media
-from ..mime import Modality, guess_mime_from_name, sniff_mime
-from ..probe import image_size, media_duration_sec, pdf_page_count
+from ..media.mime import Modality, guess_mime_from_name, sniff_mime
+from ..media.probe import image_size, media_duration_sec, pdf_page_count
 from .google_errors import invalid_argument
 from .models import MAX_IMAGES_PER_CONTENT, MAX_PDF_PAGES, MAX_VIDEO_SECONDS, EmbeddingModel
 from .proto_json import Violation, as_list, as_str, join, read_fields

@@ -30,7 +30,7 @@ from typing import Any
 
 from ..errors import OmniEmbedError
 from ..media import Media
-from ..probe import media_duration_sec
+from ..media.probe import media_duration_sec
 from .generate_request import Blob
 from .google_errors import GoogleError, invalid_argument, not_found
 from .jsonio import dumps

@@ -1,7 +1,7 @@
 """What the generation stand-in "sees" in a media part: a short note, its prompt tokens per
 modality, and any text it carries (text files, PDF page text).
 
-Facts come from decoding the bytes (`omniembed.probe`), so a test can check that an image,
+Facts come from decoding the bytes (`omniembed.media.probe`), so a test can check that an image,
 PDF, video or audio really arrived, and that a video's offsets and fps were honoured.
 """
 
@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import OmniEmbedError
 from ..media import Media
-from ..probe import image_size, media_duration_sec
+from ..media.probe import image_size, media_duration_sec
 from .colours import dominant_colour
 from .contents import PDFIUM_LOCK
 from .generate_request import Blob, Clip

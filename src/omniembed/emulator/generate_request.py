@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ..mime import guess_mime_from_name
+from ..media.mime import guess_mime_from_name
 from .contents import decode_base64
 from .generation_models import GenerationModel
 from .google_errors import invalid_argument

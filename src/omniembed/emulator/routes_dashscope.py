@@ -36,8 +36,8 @@ from typing import Any
 
 from ..errors import OmniEmbedError
 from ..media import Media
-from ..mime import sniff_mime
-from ..probe import media_duration_sec
+from ..media.mime import sniff_mime
+from ..media.probe import media_duration_sec
 from .dashscope_errors import invalid_parameter, model_not_found, new_request_id
 from .google_errors import GoogleError
 from .tokens import count_text_tokens

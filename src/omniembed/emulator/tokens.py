@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from functools import lru_cache
 
-from ..mime import Modality
+from ..media.mime import Modality
 from .contents import MediaPart, Part, TextPart, UriPart, content_text
 
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"

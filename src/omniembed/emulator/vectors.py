@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ..mime import Modality
+from ..media.mime import Modality
 from .colours import colour_words, solid
 from .contents import PDFIUM_LOCK, MediaPart, Part, TextPart, UriPart, content_text
 from .models import EmbeddingModel

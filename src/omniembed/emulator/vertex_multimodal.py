@@ -29,8 +29,8 @@ import numpy as np
 
 from ..errors import OmniEmbedError
 from ..media import Media
-from ..mime import sniff_mime
-from ..probe import media_duration_sec
+from ..media.mime import sniff_mime
+from ..media.probe import media_duration_sec
 from .models import EmbeddingModel
 from .proto_json import Violation
 from .vectors import (

@@ -22,7 +22,7 @@ from ..deprecated_names import renamed
 from ..errors import UnsupportedMediaError
 from ..keywords import DIMENSION_ALIASES, model_keywords
 from ..media import Media
-from ..mime import Modality
+from ..media.mime import Modality
 from ..providers.base import Embedder
 from ..providers.factory import build_embedder, pick_settings
 from ..providers.quota_table import check_tier

@@ -22,7 +22,7 @@ from langchain_core.vectorstores import InMemoryVectorStore, VectorStore
 
 from ..keywords import strict_keywords
 from ..media import Media
-from ..pdf import iter_pages
+from ..media.pdf import iter_pages
 from ..types import Embedding, VideoSegmentConfig
 from .embeddings import _MultiModalEmbeddings
 

@@ -14,7 +14,7 @@ from llama_index.core.schema import Document, ImageDocument, TextNode
 
 from ..keywords import strict_keywords
 from ..media import Media
-from ..pdf import PdfPage, iter_pages
+from ..media.pdf import PdfPage, iter_pages
 from ..types import Embedding, VideoSegmentConfig
 from ._media import MediaLike, to_media
 from .embeddings import OmniMultiModalEmbedding

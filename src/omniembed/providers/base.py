@@ -38,6 +38,7 @@ from ..errors import (
 )
 from ..keywords import strict_init
 from ..media import Media
+from ..media.video_segments import ClipPlan, plan_clips, segments
 from ..runtime import offload
 from ..runtime.batching import WorkItem
 from ..runtime.byte_budget import DEFAULT_MAX_INFLIGHT_BYTES
@@ -48,7 +49,6 @@ from ..runtime.retry import RetryPolicy
 from ..runtime.runner import BatchOutcome, ItemOutcome, Runner, RunStats
 from ..tasks import Task
 from ..types import Embedding, EmbeddingResult, VideoSegmentConfig
-from ..video_segments import ClipPlan, plan_clips, segments
 from .estimate import Estimate, estimate
 from .quota_table import UNITS, quota_limits
 

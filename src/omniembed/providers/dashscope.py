@@ -68,8 +68,8 @@ from ..errors import (
 )
 from ..keywords import one_of
 from ..media import Media
-from ..mime import Modality
-from ..probe import check_container, check_image, decodable_image, require_video_track
+from ..media.mime import Modality
+from ..media.probe import check_container, check_image, decodable_image, require_video_track
 from ..runtime import offload
 from ..runtime.batching import WorkItem
 from ..runtime.cache import cache_key
@@ -465,7 +465,7 @@ class DashScopeEmbedder(Embedder):
     def _shrink(self, index: int, item: Media) -> tuple[bytes, str]:
         """Re-encode an image the model cannot take as is (format or bytes); PNG if that
         fits, else JPEG downscaled until it fits the model's byte limit."""
-        from ..imaging import reencode
+        from ..media.imaging import reencode
 
         limit = self.spec.max_image_bytes
         if (item.size or 0) <= limit:

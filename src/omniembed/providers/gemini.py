@@ -18,10 +18,9 @@ Wire rules this module owns (DESIGN.md §3):
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from google import genai
 from pydantic import SecretStr
@@ -37,8 +36,8 @@ from ..errors import (
 )
 from ..keywords import one_of
 from ..media import Media
-from ..mime import Modality
-from ..probe import (
+from ..media.mime import Modality
+from ..media.probe import (
     check_image,
     decodable_image,
     has_audio_track,
@@ -53,6 +52,7 @@ from ..runtime.runner import BatchOutcome
 from ..tasks import Task
 from ..types import Embedding
 from .base import Embedder, Parts
+from .gemini_batch import GeminiBatchJob, submit_batch_job
 from .gemini_models import Conditioning, GeminiModelSpec, model_spec
 from .gemini_tasks import prefix_text, title_for_task_type
 from .google_client import (
@@ -65,9 +65,7 @@ from .google_client import (
 from .google_errors import map_google_error
 from .http_body import StreamedBody
 from .quota_table import default_tier
-
-if TYPE_CHECKING:
-    from .gemini_batch import GeminiBatchJob
+from .vectors import l2_normalize as _l2_normalize
 
 logger = logging.getLogger("omniembed.gemini")
 
@@ -621,8 +619,6 @@ class GeminiEmbedder(Embedder):
         conditioned exactly as `embed` would. Returns the job handle: ``wait()``, then
         ``results()``. Payloads over ``inline_limit_bytes`` go through an uploaded JSONL file.
         """
-        from .gemini_batch import submit_batch_job
-
         return submit_batch_job(
             self,
             inputs,
@@ -634,8 +630,6 @@ class GeminiEmbedder(Embedder):
 
     def batch_job(self, name: str) -> GeminiBatchJob:
         """Resume a batch job by name (``batches/...``), e.g. from another process."""
-        from .gemini_batch import GeminiBatchJob
-
         self._check_open()
         return GeminiBatchJob.from_name(self, name)
 
@@ -731,22 +725,14 @@ def _vectors(payload: dict[str, Any], route: str) -> list[list[float]]:
     return [(e or {}).get("values") or [] for e in found]
 
 
-def _l2_normalize(values: list[float]) -> list[float]:
-    norm = math.hypot(*values)
-    if norm == 0 or abs(norm - 1.0) < 1e-7:  # e.g. gemini-embedding-2 sends unit vectors
-        return values
-    scale = 1.0 / norm
-    return [v * scale for v in values]
-
-
 def _duration(item: Media) -> float:
-    from ..probe import media_duration_sec
+    from ..media.probe import media_duration_sec
 
     return media_duration_sec(item)
 
 
 def _pages(item: Media) -> int:
-    from ..probe import pdf_page_count
+    from ..media.probe import pdf_page_count
 
     return pdf_page_count(item)
 
@@ -768,6 +754,6 @@ def _probe_or_none(probe: Any, item: Media) -> Any:
 
 
 def _png_part(item: Media) -> dict[str, Any]:
-    from ..imaging import reencode
+    from ..media.imaging import reencode
 
     return {"inline_data": {"data": reencode(item, "PNG"), "mime_type": "image/png"}}

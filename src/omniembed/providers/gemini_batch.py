@@ -27,7 +27,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from google.genai import types as genai_types
 from tqdm.auto import tqdm
@@ -43,8 +43,12 @@ from ..runtime.batching import WorkItem
 from ..runtime.retry import RetryPolicy
 from ..tasks import Task
 from ..types import Embedding, EmbeddingResult
-from .gemini import GeminiEmbedder, _l2_normalize
 from .google_errors import google_error, map_google_error
+from .vectors import l2_normalize
+
+if TYPE_CHECKING:
+    # The embedder hands itself to these functions; it imports this module, not the reverse.
+    from .gemini import GeminiEmbedder
 
 logger = logging.getLogger("omniembed.gemini")
 
@@ -310,7 +314,7 @@ class GeminiBatchJob:
         vector = [float(v) for v in values]
         embedder = self.embedder
         if embedder.output_dimensionality is not None and embedder.normalize:
-            vector = _l2_normalize(vector)  # as embed() does
+            vector = l2_normalize(vector)  # as embed() does
         modality = self._modalities[index] if self._modalities else None
         return EmbeddingResult(index, [Embedding(vector, modality=modality)])
 

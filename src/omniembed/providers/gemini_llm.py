@@ -49,7 +49,7 @@ from ..generation import (
     Usage,
 )
 from ..media import Media
-from ..probe import check_image
+from ..media.probe import check_image
 from ..runtime.rate_limit import RateLimiter
 from ..runtime.retry import RetryPolicy
 from .gemini_llm_models import (
@@ -575,7 +575,7 @@ class _RequestPlan:
         if ref is not None:
             return {"file_data": {"file_uri": ref.uri, "mime_type": ref.mime_type}}
         if media.mime_type in REENCODED_IMAGE_TYPES:
-            from ..imaging import reencode
+            from ..media.imaging import reencode
 
             return {"inline_data": {"data": reencode(media, "PNG"), "mime_type": "image/png"}}
         return {"inline_data": {"data": _bytes(media), "mime_type": media.mime_type}}

@@ -37,7 +37,7 @@ from ..errors import (
 )
 from ..keywords import one_of
 from ..media import Media
-from ..probe import check_image, decodable_image, image_size, require_video_track
+from ..media.probe import check_image, decodable_image, image_size, require_video_track
 from ..runtime import offload
 from ..runtime.batching import WorkItem
 from ..runtime.cache import cache_key
@@ -324,7 +324,7 @@ class VertexMultiModalEmbedder(Embedder):
     def _windows(
         self, index: int, video: Media, config: VideoSegmentConfig | None
     ) -> list[tuple[float, float]]:
-        from ..video import windows
+        from ..media.video import windows
 
         start = config.start_offset_sec if config else 0.0
         end = config.end_offset_sec if config else None
@@ -335,7 +335,7 @@ class VertexMultiModalEmbedder(Embedder):
                 # The service reads gs:// itself; we only need the length, from the header.
                 stop = end if end is not None else self._gcs_duration(video)
                 return windows(stop, start, stop, WINDOW_SEC)
-        from ..probe import media_duration_sec
+        from ..media.probe import media_duration_sec
 
         duration = media_duration_sec(video)
         if start >= duration:
@@ -348,7 +348,7 @@ class VertexMultiModalEmbedder(Embedder):
 
     def _gcs_duration(self, video: Media) -> float:
         """A gs:// video's length, read from its header by byte ranges (not downloaded)."""
-        from ..probe import require
+        from ..media.probe import require
         from .gcs_reader import GcsRangeReader
 
         av = require("av", purpose="read the length of a gs:// video")
@@ -397,7 +397,7 @@ class VertexMultiModalEmbedder(Embedder):
             if instance.video.scheme == "gs":
                 video: dict[str, Any] = {"gcsUri": instance.video.source}
             else:
-                from ..video import cut_window
+                from ..media.video import cut_window
 
                 cut = cut_window(instance.video, start, end)
                 video = {"bytesBase64Encoded": offload.b64encode(cut.data)}
@@ -416,7 +416,7 @@ class VertexMultiModalEmbedder(Embedder):
         if self.downscale_images:
             data = _downscaled(image)
         elif image.mime_type not in IMAGE_MIME_TYPES:
-            from ..imaging import reencode
+            from ..media.imaging import reencode
 
             data = reencode(image, "PNG")
         else:
@@ -623,7 +623,7 @@ def _downscaled(image: Media) -> bytes:
     width, height = image_size(image)
     if max(width, height) <= MODEL_IMAGE_SIDE and image.mime_type in IMAGE_MIME_TYPES:
         return image.read_bytes()
-    from ..imaging import reencode
+    from ..media.imaging import reencode
 
     fmt = "JPEG" if image.mime_type == "image/jpeg" else "PNG"
     return reencode(image, fmt, max_side=MODEL_IMAGE_SIDE)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..errors import UnsupportedMediaError
 from ..media import Media
-from ..mime import Modality
+from ..media.mime import Modality
 from .chunking import chunk_text, iter_chunks, read_text_blocks
 from .embedders import Capabilities
 from .pieces import Group, Piece, PieceModality, clock
@@ -108,7 +108,7 @@ class FilePlan:
             raise UnsupportedMediaError(exc.detail, source=self.file.source) from None
 
     def _pdf(self, media: Media) -> Iterator[_Part]:
-        from ..pdf import iter_pages
+        from ..media.pdf import iter_pages
 
         caps = self.caps
         for page in iter_pages(media, dpi=PAGE_DPI, render=caps.images, max_side=PAGE_MAX_SIDE):

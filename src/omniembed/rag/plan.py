@@ -365,8 +365,8 @@ class Survey:
 
 def _video_segments(video: Media, interval_sec: float) -> int:
     """How many segments a video will yield (from its header; 1 when unknown)."""
-    from ..probe import media_duration_sec
-    from ..video import windows
+    from ..media.probe import media_duration_sec
+    from ..media.video import windows
 
     try:
         seconds = media_duration_sec(video)

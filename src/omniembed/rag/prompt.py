@@ -69,7 +69,7 @@ def _media(hit: Hit, root: Path, follow_links: bool) -> Part | None:
 
 
 def _page_image(path: Path, page: int) -> Media:
-    from ..pdf import iter_pages
+    from ..media.pdf import iter_pages
     from .corpus import PAGE_DPI, PAGE_MAX_SIDE
 
     media = Media.from_path(path)

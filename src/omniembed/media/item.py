@@ -6,13 +6,14 @@ import base64
 import hashlib
 import os
 import urllib.parse
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeAlias
 
-from .errors import EmptyInputError, MediaNotFoundError, UnsupportedMediaError
+from ..errors import EmptyInputError, MediaNotFoundError, UnsupportedMediaError
 from .mime import SNIFF_BYTES, Modality, guess_mime_from_name, modality_of, sniff_mime
 
-__all__ = ["Media", "Modality"]
+__all__ = ["EmbedInput", "Media", "Modality"]
 
 _REMOTE_SCHEMES = ("http", "https", "gs", "oss")
 _CHUNK = 1 << 20
@@ -288,6 +289,11 @@ class Media:
 
     def __hash__(self) -> int:
         return hash((self._path, self._uri, self._mime, self._size))
+
+
+#: One thing to embed: text, a media item, or an interleaved list of them that the model
+#: fuses into one input (where it supports that).
+EmbedInput: TypeAlias = "str | Media | Sequence[str | Media]"
 
 
 def _decode_data_uri(uri: str) -> tuple[str | None, bytes]:

@@ -14,15 +14,15 @@ from importlib import import_module
 from types import ModuleType
 from typing import BinaryIO, TypeVar
 
-from .errors import (
+from ..errors import (
     MediaLimitError,
     MediaNotFoundError,
     MissingDependencyError,
     UnsupportedMediaError,
 )
-from .media import Media
+from .item import Media
 
-logger = logging.getLogger("omniembed.probe")
+logger = logging.getLogger("omniembed.probe")  # its name before the move into media/
 
 T = TypeVar("T")
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import io
 
-from .errors import UnsupportedMediaError
-from .media import Media
+from ..errors import UnsupportedMediaError
+from .item import Media
 from .probe import pixel_limit_error, require
 
 

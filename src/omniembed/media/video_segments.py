@@ -3,9 +3,9 @@ the DashScope models).
 
 Vertex AI's multimodal model segments a video itself; the others do not. So that every
 embedder keeps the same ``embed_video`` contract (ordered segments with offsets), the
-video is cut locally into ``interval_sec`` clips by stream copy (`omniembed.video.cut_window`)
-and the clips are embedded together in one call, so batching, concurrency and retries
-still come from the runtime.
+video is cut locally into ``interval_sec`` clips by stream copy
+(`omniembed.media.video.cut_window`) and the clips are embedded together in one call, so
+batching, concurrency and retries still come from the runtime.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import InvalidParameterError
-from .media import Media
-from .types import Embedding, VideoSegmentConfig
+from ..errors import InvalidParameterError
+from ..types import Embedding, VideoSegmentConfig
+from .item import Media
 
 
 @dataclass(frozen=True)
