@@ -635,8 +635,12 @@ class DashScopeEmbedder(Embedder):
             # off the event loop, as are decoding the answer (`_OffLoopJSON`) and its
             # vectors (CPU: `offload.run`).
             blobs = _Blobs()
-            contents = await asyncio.to_thread(self._contents, batch, blobs)
-            await asyncio.to_thread(get_ssl_context)  # built once, ~0.1 s: not on the loop
+            if any(item.payload.images or item.payload.video for item in batch):
+                contents = await asyncio.to_thread(self._contents, batch, blobs)
+            else:  # texts only: less work than the hand-off
+                contents = self._contents(batch, blobs)
+            if not _ssl_context_built:
+                await asyncio.to_thread(_build_ssl_context)
             carried = _BLOBS.set(blobs)
             try:
                 response = await _AioMultiModalEmbedding.call(
@@ -754,6 +758,17 @@ class _OffLoopJSON(aiohttp.ClientResponse):
     ) -> Any:
         text = await super().json(encoding=encoding, loads=str, content_type=content_type)
         return None if text is None else await offload.run(offload.loads, text)
+
+
+_ssl_context_built = False
+
+
+def _build_ssl_context() -> None:
+    """The SDK's SSL context (certifi), which our sessions share: built once, ~0.1 s,
+    so not on the event loop."""
+    global _ssl_context_built
+    get_ssl_context()
+    _ssl_context_built = True
 
 
 class _Blobs:

@@ -581,6 +581,9 @@ class GeminiEmbedder(Embedder):
         except Exception as exc:
             raise _typed(exc) from exc
         body = response.response_stream[0] if response.response_stream else ""
+        # Answers that arrived together resume their tasks in one pass of the loop: the
+        # reading waits for its turn (on Vertex AI, 16 one-text answers at once).
+        await offload.take_turn()
         return await offload.run_sized(len(body), self._outcomes, batch, body)
 
     def _outcomes(self, batch: list[WorkItem], body: str | bytes) -> list[BatchOutcome]:

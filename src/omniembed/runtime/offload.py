@@ -134,8 +134,8 @@ def _numbers(text: str) -> list[Any] | None:
     beyond 64 bits as floats (json keeps them exact)."""
     try:
         values = orjson.loads(text)
-        if values and max(map(abs, values)) >= 2.0**63:  # maybe such an integer
-            return None
+        if values and not -(2.0**63) < min(values) <= max(values) < 2.0**63:
+            return None  # maybe such an integer
     except (orjson.JSONDecodeError, TypeError):  # TypeError: a null; json reads it alike
         return None
     return values  # type: ignore[no-any-return]
