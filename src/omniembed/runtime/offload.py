@@ -337,7 +337,7 @@ async def run(function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
 
 #: How long the steps of our calls may run back to back on one event loop before the loop
 #: gets a turn to run everything else that is ready (`take_turn`).
-LOOP_SLICE_SEC = 0.002
+LOOP_SLICE_SEC = 0.001
 
 
 class _LoopClock:
