@@ -193,3 +193,32 @@ def test_floats_collects_the_young_generations_every_so_many_elements(
         gc.callbacks.remove(seen)
     assert paced >= 500_000 // 200_000  # at 200,000 and 400,000 elements
     assert collections == []  # turned off
+
+
+async def test_paced_work_in_the_workers_takes_one_lane_at_a_time() -> None:
+    """Two workers in paced work do not overlap (so a nap hands the GIL to the loop, not
+    to the other worker); a sync caller's `Turns` takes no lane."""
+    spans: list[tuple[float, float]] = []
+
+    def paced() -> None:
+        with offload.Turns() as turns:
+            start = time.perf_counter()
+            while time.perf_counter() - start < 0.02:
+                turns()
+            spans.append((start, time.perf_counter()))
+
+    await asyncio.gather(offload.run(paced), offload.run(paced))
+    (_, first_end), (second_start, _) = sorted(spans)
+    assert first_end <= second_start
+    free: list[bool] = []
+
+    def try_lane() -> None:
+        free.append(offload._lane.acquire(blocking=False))
+        if free[-1]:
+            offload._lane.release()
+
+    with offload.Turns():
+        other = threading.Thread(target=try_lane)
+        other.start()
+        other.join()
+    assert free == [True]  # this (sync) thread's Turns took no lane

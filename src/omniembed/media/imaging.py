@@ -40,4 +40,8 @@ def reencode(media: Media, image_format: str = "PNG", max_side: int | None = Non
 def _save_options(image_format: str) -> dict[str, object]:
     if image_format.upper() == "JPEG":
         return {"quality": 90, "optimize": True}
-    return {"optimize": False}
+    # zlib level 1, not Pillow's 6: 3.6x less CPU for 16% more bytes (ten 512-px photos:
+    # 0.33 s and 2.6 MB against 1.2 s and 2.2 MB). The encoder takes the GIL between its
+    # chunks, so at level 6 re-encoding for Vertex AI kept the event loop waiting up to
+    # 28 ms, and 50 images took 1.8 s instead of 1.2 s.
+    return {"optimize": False, "compress_level": 1}

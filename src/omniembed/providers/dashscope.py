@@ -658,25 +658,25 @@ class DashScopeEmbedder(Embedder):
         output = response.output or {}
         rows = output.get("embeddings") if isinstance(output, dict) else None
         by_index: dict[int, dict[str, Any]] = {}
-        turns = offload.Turns()
         for row in rows or []:
             if isinstance(row, dict) and isinstance(row.get("index"), int):
                 by_index[row["index"]] = row
         out: list[BatchOutcome] = []
-        for position, item in enumerate(batch):
-            row = by_index.get(position)
-            if row is None or not row.get("embedding"):
-                out.append(
-                    ServiceError(
-                        f"the service returned no vector for content {position} of "
-                        f"{len(batch)} (request_id {response.request_id})",
-                        provider=PROVIDER,
+        with offload.Turns() as turns:
+            for position, item in enumerate(batch):
+                row = by_index.get(position)
+                if row is None or not row.get("embedding"):
+                    out.append(
+                        ServiceError(
+                            f"the service returned no vector for content {position} of "
+                            f"{len(batch)} (request_id {response.request_id})",
+                            provider=PROVIDER,
+                        )
                     )
-                )
-                continue
-            modality = str(row.get("type") or item.payload.modality)
-            out.append([Embedding(offload.floats(row["embedding"]), modality=modality)])
-            turns()
+                    continue
+                modality = str(row.get("type") or item.payload.modality)
+                out.append([Embedding(offload.floats(row["embedding"]), modality=modality)])
+                turns()
         return out
 
     # --- connections ---------------------------------------------------------------------

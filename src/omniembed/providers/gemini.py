@@ -480,8 +480,9 @@ class GeminiEmbedder(Embedder):
     # waits 80-110 ms (measured). Here both run in a worker thread in ~1 ms pieces
     # (`runtime.offload`), and google-genai's transport still sends the request (its base
     # URL, API version, auth, headers, timeout and error types): `_build_request` and
-    # `_async_request`, the two steps of its own `async_request`, with the body already
-    # encoded (that method would json.dumps it on the loop).
+    # `_async_request_once`, the steps of its own `async_request` (under its one-attempt
+    # retry loop), with the body already encoded (that method would json.dumps it on the
+    # loop).
 
     def _config(self, request: _Request) -> dict[str, Any]:
         config: dict[str, Any] = {}
@@ -597,14 +598,14 @@ class GeminiEmbedder(Embedder):
             )
             return [error for _ in batch]
         truncated = self.output_dimensionality is not None and self.normalize
-        turns = offload.Turns()
         out: list[BatchOutcome] = []
-        for item, vector in zip(batch, vectors, strict=True):
-            values = offload.floats(vector)
-            if truncated:
-                values = _l2_normalize(values)
-            out.append([Embedding(values, modality=item.payload.modality)])
-            turns()
+        with offload.Turns() as turns:
+            for item, vector in zip(batch, vectors, strict=True):
+                values = offload.floats(vector)
+                if truncated:
+                    values = _l2_normalize(values)
+                out.append([Embedding(values, modality=item.payload.modality)])
+                turns()
         return out
 
     # --- async batch jobs (Gemini API) ---------------------------------------------------

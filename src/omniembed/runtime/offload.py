@@ -66,16 +66,37 @@ _decoder = json.JSONDecoder()
 _worker = threading.local()  # ``nap`` is set in the pool's threads: see `run`
 
 
+#: Held by the worker running paced work (see `Turns`).
+_lane = threading.RLock()
+
+
 class Turns:
-    """Call it between pieces of work: once this thread has run for `SLICE_SEC` since the
-    last turn, other threads (the event loop's) get the GIL. Outside the async calls'
-    workers (a sync call, whose caller waits anyway) a turn costs nothing."""
+    """Pacing for a piece of CPU work: call it between pieces; once this thread has run
+    for `SLICE_SEC` since the last turn, the event loop's thread gets the GIL.
+
+    Use it as a context manager around the work. In the workers of async calls it then
+    holds a lane that one worker at a time may hold, and naps inside it: so the thread
+    that takes the GIL during the nap is the loop's, not the other worker's (measured with
+    both workers decoding answers: 500 texts on DashScope, loop lag 24-34 ms → 15-21 ms).
+    Work outside `Turns` (Pillow decoding and resizing, which release the GIL; file reads)
+    still runs in both workers at once. Outside the workers (a sync call, whose caller
+    waits anyway) a turn costs nothing."""
 
     __slots__ = ("_nap", "_since")
 
     def __init__(self) -> None:
         self._nap: float | None = getattr(_worker, "nap", None)
         self._since = time.perf_counter()
+
+    def __enter__(self) -> Turns:
+        if self._nap is not None:
+            _lane.acquire()
+        self._since = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._nap is not None:
+            _lane.release()
 
     def __call__(self) -> None:
         if self._nap is None:
@@ -96,8 +117,8 @@ def loads(data: str | bytes | bytearray) -> Any:
         if isinstance(data, str)
         else bytes(data).decode(json.detect_encoding(data), "surrogatepass")
     )
-    turns = Turns()
-    value, end = _value(text, _skip(text, 0), 0, turns)
+    with Turns() as turns:
+        value, end = _value(text, _skip(text, 0), 0, turns)
     end = _skip(text, end)
     if end != len(text):
         raise JSONDecodeError("Extra data", text, end)
@@ -186,8 +207,15 @@ def _array(text: str, index: int, depth: int, turns: Turns) -> tuple[list[Any], 
 def dumps(value: Any) -> bytes:
     """Compact `json.dumps` (``separators=(",", ":")``, ASCII), as UTF-8 bytes, in pieces."""
     pieces: list[str] = []
-    _encode(value, pieces, Turns())
-    return "".join(pieces).encode("ascii")
+    with Turns() as turns:
+        _encode(value, pieces, turns)
+        # Piece by piece, then one join: a joined str encoded whole is two copies of a
+        # body of up to 18 MB in two long C calls.
+        encoded = []
+        for piece in pieces:
+            encoded.append(piece.encode("ascii"))
+            turns()
+    return b"".join(encoded)
 
 
 def _encode(value: Any, out: list[str], turns: Turns) -> None:
@@ -226,11 +254,11 @@ def _encode(value: Any, out: list[str], turns: Turns) -> None:
 def b64encode(data: bytes | bytearray | memoryview) -> str:
     """`base64.b64encode(data).decode("ascii")`, in pieces."""
     view = memoryview(data)
-    turns = Turns()
     pieces = []
-    for start in range(0, len(view), _B64_SLICE):
-        pieces.append(base64.b64encode(view[start : start + _B64_SLICE]).decode("ascii"))
-        turns()
+    with Turns() as turns:
+        for start in range(0, len(view), _B64_SLICE):
+            pieces.append(base64.b64encode(view[start : start + _B64_SLICE]).decode("ascii"))
+            turns()
     return "".join(pieces)
 
 
