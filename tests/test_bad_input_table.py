@@ -15,6 +15,7 @@ import contextlib
 import logging
 import os
 import re
+import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -351,6 +352,14 @@ def _closed(ctx: Ctx) -> Any:
     embedder = ctx.dashscope()
     embedder.close()
     return embedder.embed(["hello"])
+
+
+def _wav_with_format_tag(tag: int) -> bytes:
+    """A WAV whose format tag names a codec FFmpeg has no decoder for."""
+    data = b"\x00" * 16000
+    fmt = struct.pack("<HHIIHH", tag, 1, 8000, 16000, 2, 16)
+    chunks = b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"data" + struct.pack("<I", len(data))
+    return b"RIFF" + struct.pack("<I", 4 + len(chunks) + len(data)) + b"WAVE" + chunks + data
 
 
 # --- the rows ----------------------------------------------------------------------------------
@@ -1072,6 +1081,45 @@ ROWS: list[Row] = [
         ),
         InvalidParameterError,
         "interval_sec=1e-300 would cut the 3.0 s stretch into",
+    ),
+    Row(
+        "audio-corrupt",
+        lambda c: c.gemini().embed_audio(c.media("junk.wav", b"RIFF\x00\x00\x00\x00WAVEjunk")),
+        UnsupportedMediaError,
+        "junk.wav: the audio cannot be decoded (",
+    ),
+    Row(
+        "audio-no-stream",
+        lambda c: c.gemini().embed_audio(c.media("silent.mp4", _video(2))),
+        UnsupportedMediaError,
+        "silent.mp4: the file has no audio stream (a video track only)",
+    ),
+    Row(
+        "audio-codec-not-decodable",
+        lambda c: c.gemini().embed_audio(c.media("odd.wav", _wav_with_format_tag(0x9999))),
+        UnsupportedMediaError,
+        "odd.wav: the audio's codec has no decoder in this PyAV (FFmpeg) build",
+    ),
+    Row(
+        "audio-over-limit-whole",
+        lambda c: c.gemini().embed([c.media("talk.wav", make.wav(90, rate=8000))]),
+        MediaLimitError,
+        "the audio is 90.0 s long; gemini-embedding-2 takes at most 80 s per input. Embed it "
+        "as timed segments with embed_audio()",
+    ),
+    Row(
+        "audio-empty",
+        lambda c: c.gemini().embed_audio(c.media("empty.wav", make.wav(0, rate=8000))),
+        UnsupportedMediaError,
+        "empty.wav: the audio is empty (0 s long)",
+    ),
+    Row(
+        "audio-model-deaf",
+        lambda c: c.gemini("gemini-embedding-001").embed_audio(
+            c.media("talk.wav", make.wav(1, rate=8000))
+        ),
+        UnsupportedMediaError,
+        "does not hear audio; embed audio with GeminiEmbedder('gemini-embedding-2')",
     ),
     Row(
         "oversized-small-image-vertex",

@@ -41,7 +41,7 @@ from .errors import (
 )
 from .media import Media, Modality
 from .tasks import Task
-from .types import Embedding, EmbeddingResult, VideoSegmentConfig
+from .types import AudioSegmentConfig, Embedding, EmbeddingResult, VideoSegmentConfig
 
 if TYPE_CHECKING:
     from .providers.gemini import GeminiEmbedder
@@ -85,6 +85,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "AudioSegmentConfig",
     "AuthenticationError",
     "BatchJobError",
     "BatchJobTimeoutError",

@@ -58,6 +58,56 @@ class VideoSegmentConfig:
 
 
 @dataclass(frozen=True)
+class AudioSegmentConfig:
+    """Which part of an audio to embed, and how it is cut (one vector per window).
+
+    ``window_sec`` is each window's length — by default the model's per-input limit
+    (gemini-embedding-2: 80 s) — and consecutive windows share ``overlap_sec`` seconds (so
+    a sentence cut at one window's end is whole in the next). Offsets are seconds from the
+    start; ``end_offset_sec=None`` means "to the end".
+    """
+
+    window_sec: float | None = None
+    overlap_sec: float = 0.0
+    start_offset_sec: float = 0.0
+    end_offset_sec: float | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("window_sec", "overlap_sec", "start_offset_sec", "end_offset_sec"):
+            value = getattr(self, name)
+            if value is not None and (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not math.isfinite(value)
+            ):
+                raise InvalidParameterError(
+                    f"AudioSegmentConfig.{name} must be a finite number of seconds, got {value!r}"
+                )
+        if self.window_sec is not None and self.window_sec <= 0:
+            raise InvalidParameterError(
+                f"AudioSegmentConfig.window_sec must be > 0, got {self.window_sec}"
+            )
+        if self.overlap_sec < 0:
+            raise InvalidParameterError(
+                f"AudioSegmentConfig.overlap_sec must be >= 0, got {self.overlap_sec}"
+            )
+        if self.window_sec is not None and self.overlap_sec >= self.window_sec:
+            raise InvalidParameterError(
+                f"AudioSegmentConfig.overlap_sec ({self.overlap_sec}) must be shorter than "
+                f"window_sec ({self.window_sec})"
+            )
+        if self.start_offset_sec < 0:
+            raise InvalidParameterError(
+                f"AudioSegmentConfig.start_offset_sec must be >= 0, got {self.start_offset_sec}"
+            )
+        if self.end_offset_sec is not None and self.end_offset_sec <= self.start_offset_sec:
+            raise InvalidParameterError(
+                "AudioSegmentConfig.end_offset_sec must be greater than start_offset_sec "
+                f"(got start={self.start_offset_sec}, end={self.end_offset_sec})"
+            )
+
+
+@dataclass(frozen=True)
 class Embedding:
     """One vector. Video inputs yield one per segment, with the segment's offsets."""
 

@@ -83,10 +83,12 @@ def plan_clips(
     return ClipPlan(clips, spans)
 
 
-def segments(plan: ClipPlan, embeddings: Sequence[Sequence[Embedding]]) -> list[Embedding]:
-    """One `Embedding` per clip, carrying the clip's span in the source video."""
+def segments(
+    plan: ClipPlan, embeddings: Sequence[Sequence[Embedding]], modality: str = "video"
+) -> list[Embedding]:
+    """One `Embedding` per clip, carrying the clip's span in the source."""
     out = []
     for (start, end), found in zip(plan.spans, embeddings, strict=True):
         for embedding in found:
-            out.append(Embedding(embedding.vector, "video", start, end))
+            out.append(Embedding(embedding.vector, modality, start, end))
     return out

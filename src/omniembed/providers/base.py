@@ -35,9 +35,11 @@ from ..errors import (
     PermissionDeniedError,
     ServiceConnectionError,
     ServiceError,
+    UnsupportedMediaError,
 )
 from ..keywords import strict_init
 from ..media import Media
+from ..media.audio import plan_audio
 from ..media.video_segments import ClipPlan, plan_clips, segments
 from ..runtime import offload
 from ..runtime.batching import WorkItem
@@ -48,7 +50,7 @@ from ..runtime.rate_limit import RateLimiter
 from ..runtime.retry import RetryPolicy
 from ..runtime.runner import BatchOutcome, ItemOutcome, Runner, RunStats
 from ..tasks import Task
-from ..types import Embedding, EmbeddingResult, VideoSegmentConfig
+from ..types import AudioSegmentConfig, Embedding, EmbeddingResult, VideoSegmentConfig
 from .estimate import Estimate, estimate
 from .quota_table import UNITS, quota_limits
 
@@ -450,6 +452,91 @@ class Embedder(Closeable, ABC):
         """Async `embed_video`."""
         return (await self.aembed_videos([video], segment_config, task=task))[0]
 
+    # --- audio ---------------------------------------------------------------------------
+
+    #: A model that hears audio, named in the error for one that does not.
+    _audio_model_hint = "GeminiEmbedder('gemini-embedding-2')"
+
+    def _audio_limit_sec(self) -> float | None:
+        """The longest audio the model takes per input, or None when it does not hear
+        audio (the default; providers whose models do override it)."""
+        return None
+
+    def _audio_limit_or_raise(self) -> float:
+        limit = self._audio_limit_sec()
+        if limit is None:
+            raise UnsupportedMediaError(
+                f"{type(self).__name__}(model={self.model!r}) does not hear audio; embed audio "
+                f"with {self._audio_model_hint}"
+            )
+        return limit
+
+    def embed_audios(
+        self,
+        audios: Sequence[Media | str | os.PathLike[str]],
+        segment_config: AudioSegmentConfig | None = None,
+        *,
+        task: Task | str | None = None,
+        progress: bool | None = None,
+    ) -> list[list[Embedding]]:
+        """Each audio's segments in order, as `Embedding`s with ``start_offset_sec`` /
+        ``end_offset_sec``: audio of any length is cut locally into windows of the
+        model's per-input limit (or ``segment_config.window_sec``, with its overlap), by
+        stream copy for MP3 and WAV and re-encoded as 16 kHz mono WAV otherwise
+        (`omniembed.media.audio`). All windows of all audios go to the runtime in one
+        call; windows are written to a temporary folder, never held in memory together.
+        """
+        limit = self._audio_limit_or_raise()
+        self._check_open()
+        with tempfile.TemporaryDirectory(prefix="omniembed-audio-") as workdir:
+            plans = [
+                plan_audio(Media.coerce(a), segment_config, limit, Path(workdir)) for a in audios
+            ]
+            results = self.embed([c for p in plans for c in p.inputs], task, progress=progress)
+        return _regroup(plans, results, "audio")
+
+    async def aembed_audios(
+        self,
+        audios: Sequence[Media | str | os.PathLike[str]],
+        segment_config: AudioSegmentConfig | None = None,
+        *,
+        task: Task | str | None = None,
+        progress: bool | None = None,
+    ) -> list[list[Embedding]]:
+        """Async `embed_audios` (cutting runs in a worker thread)."""
+        limit = self._audio_limit_or_raise()
+        self._check_open()
+        with tempfile.TemporaryDirectory(prefix="omniembed-audio-") as workdir:
+            plans = await asyncio.to_thread(
+                lambda: [
+                    plan_audio(Media.coerce(a), segment_config, limit, Path(workdir))
+                    for a in audios
+                ]
+            )
+            inputs = [c for p in plans for c in p.inputs]
+            results = await self.aembed(inputs, task, progress=progress)
+        return _regroup(plans, results, "audio")
+
+    def embed_audio(
+        self,
+        audio: Media | str | os.PathLike[str],
+        segment_config: AudioSegmentConfig | None = None,
+        *,
+        task: Task | str | None = None,
+    ) -> list[Embedding]:
+        """One audio's segments in order (see `embed_audios`)."""
+        return self.embed_audios([audio], segment_config, task=task)[0]
+
+    async def aembed_audio(
+        self,
+        audio: Media | str | os.PathLike[str],
+        segment_config: AudioSegmentConfig | None = None,
+        *,
+        task: Task | str | None = None,
+    ) -> list[Embedding]:
+        """Async `embed_audio`."""
+        return (await self.aembed_audios([audio], segment_config, task=task))[0]
+
     # --- closing -------------------------------------------------------------------------
 
     #: Set by `close` / `aclose`; any call afterwards raises `ConfigurationError`.
@@ -639,14 +726,14 @@ def _still(files: tuple[Path, ...], when_keyed: _Stat | None) -> Callable[[], bo
 
 
 def _regroup(
-    plans: Sequence[ClipPlan], results: Sequence[EmbeddingResult]
+    plans: Sequence[ClipPlan], results: Sequence[EmbeddingResult], modality: str = "video"
 ) -> list[list[Embedding]]:
     out: list[list[Embedding]] = []
     cursor = 0
     for plan in plans:
         found = results[cursor : cursor + len(plan.inputs)]
         cursor += len(plan.inputs)
-        out.append(segments(plan, [r.embeddings for r in found]))
+        out.append(segments(plan, [r.embeddings for r in found], modality))
     return out
 
 

@@ -338,6 +338,9 @@ class GeminiEmbedder(Embedder):
         )
         return tuple(p[:keep] if isinstance(p, str) else p for p in parts)
 
+    def _audio_limit_sec(self) -> float | None:
+        return self.spec.max_audio_seconds if self.spec.multimodal else None
+
     def _check_media(self, index: int, media: list[Media]) -> tuple[set[int], int]:
         """Check gemini-embedding-2's per-input limits; return ids of images to re-encode
         and the media's estimated tokens."""
@@ -430,7 +433,9 @@ class GeminiEmbedder(Embedder):
                 if seconds is not None and seconds > spec.max_audio_seconds:
                     raise MediaLimitError(
                         f"the audio is {seconds:.1f} s long; {spec.name} takes at most "
-                        f"{spec.max_audio_seconds:.0f} s per input. Cut it into shorter parts",
+                        f"{spec.max_audio_seconds:.0f} s per input. Embed it as timed "
+                        "segments with embed_audio() (cut locally into ≤"
+                        f"{spec.max_audio_seconds:.0f} s windows)",
                         index=index,
                         source=item.source,
                     )
