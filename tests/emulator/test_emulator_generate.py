@@ -90,7 +90,7 @@ def test_media_parts_are_seen(http: httpx.Client) -> None:
     assert text.startswith("Zebras are striped animals.")
     assert text.endswith(
         "[seen: image/png 32x16, mostly red; application/pdf 2 pages; "
-        "video/mp4 1s-3s at 2 fps, mostly red; audio/wav 1s]"
+        "video/mp4 1s-3s at 2 fps, mostly red; audio/wav 1s, a steady tone near 440 Hz]"
     )
     details = {
         d["modality"]: d.get("tokenCount", 0) for d in body["usageMetadata"]["promptTokensDetails"]

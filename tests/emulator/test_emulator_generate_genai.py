@@ -112,7 +112,8 @@ def test_every_part_kind(emulator: Emulator) -> None:
     )
     assert response.text == (
         "Owls hunt at night. [seen: image/jpeg 40x30, mostly red; application/pdf 1 page; "
-        "video/mp4 1s-3s at 1 fps, mostly red; audio/wav 2s; text/plain 18 bytes]"
+        "video/mp4 1s-3s at 1 fps, mostly red; audio/wav 2s, a steady tone near 440 Hz; "
+        "text/plain 18 bytes]"
     )
 
 

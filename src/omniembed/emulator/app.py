@@ -55,6 +55,7 @@ from .google_errors import (
 )
 from .jsonio import dumps
 from .limits import MAX_BODY_BYTES, MAX_JSON_DEPTH, RAW_BODY_ROUTES, body_limit, too_deep
+from .media_errors import MediaDecodeError
 from .model_quotas import Cost, ModelQuotaBook, ModelQuotas, resolve_limits
 from .quota_costs import call_cost, quota_subject
 from .quota_errors import quota_error
@@ -63,7 +64,6 @@ from .records import RequestLog, RequestRecord, redact_headers, redact_query
 from .routes_batches import BATCH_ROUTES, DOWNLOAD_ROUTE, BatchService
 from .routes_dashscope import DashScopeCall, DashScopeService, OssError
 from .routing import DASHSCOPE_UNPREFIXED, FILES_ROUTES, Call, is_dashscope_path, resolve
-from .vectors import MediaDecodeError
 
 logger = logging.getLogger("omniembed.emulator")
 

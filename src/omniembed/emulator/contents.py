@@ -2,8 +2,10 @@
 
 Checks what the real services check before embedding: part shapes, base64, the declared
 MIME type against the sniffed bytes, the model's modalities, and media limits (images per
-content, video seconds, PDF pages). Media facts come from `omniembed.media.probe`, i.e.
-from decoding the bytes, never from what the client claims.
+content, video and audio seconds, PDF pages). Media facts come from `omniembed.media.probe`
+and the emulator's own `audio` decoder, i.e. from decoding the bytes, never from what the
+client claims. Audio is decoded in full here (up to the limit), so corrupt or empty sound
+is a 400 before anything is embedded, and the vector reuses the cached decoding.
 """
 
 from __future__ import annotations
@@ -20,13 +22,28 @@ from ..errors import OmniEmbedError
 from ..media import Media
 from ..media.mime import Modality, guess_mime_from_name, sniff_mime
 from ..media.probe import image_size, media_duration_sec, pdf_page_count
+from .audio import header as audio_header
+from .audio import hear
 from .google_errors import invalid_argument
-from .models import MAX_IMAGES_PER_CONTENT, MAX_PDF_PAGES, MAX_VIDEO_SECONDS, EmbeddingModel
+from .media_errors import MediaDecodeError
+from .models import (
+    MAX_AUDIO_SECONDS,
+    MAX_IMAGES_PER_CONTENT,
+    MAX_PDF_PAGES,
+    MAX_VIDEO_SECONDS,
+    MAX_VIDEO_WITH_SOUND_SECONDS,
+    EmbeddingModel,
+)
 from .proto_json import Violation, as_list, as_str, join, read_fields
 
 Backend = Literal["gemini", "vertex"]
 
-#: MIME types gemini-embedding-2 embeds, by modality.
+#: MIME types gemini-embedding-2 embeds, by modality. Audio: MP3 and WAV only (DESIGN.md;
+#: "MP3/WAV audio" in the launch summaries cited at `models.MAX_AUDIO_SECONDS`). Gemini
+#: *generation* also takes AIFF, AAC, OGG Vorbis and FLAC
+#: (https://ai.google.dev/gemini-api/docs/audio), but no public page lists those for
+#: embeddings, so the emulator refuses them with the 400 it gives any unsupported type (an
+#: assumption; the service's exact wording for it was not found).
 SUPPORTED_MIME_TYPES: dict[str, Modality] = {
     "text/plain": Modality.TEXT,
     "image/png": Modality.IMAGE,
@@ -89,6 +106,8 @@ class MediaPart:
     data: bytes
     seconds: float | None = None
     pages: int | None = None
+    #: A video with a sound track (gemini-embedding-2 allows less video with sound).
+    sound: bool = False
 
 
 @dataclass(frozen=True)
@@ -253,11 +272,37 @@ def _probe(part: MediaPart, path: str) -> MediaPart:
             with PDFIUM_LOCK:
                 pages = pdf_page_count(media)
             return MediaPart(part.modality, part.mime_type, part.data, pages=pages)
+        if part.modality is Modality.AUDIO:
+            return _probe_audio(part, join(path, "data"))
         seconds = media_duration_sec(media)
-    except OmniEmbedError as exc:
+        _, sound = audio_header(part.data)
+    except (OmniEmbedError, MediaDecodeError) as exc:
         raise Violation(
             join(path, "data"), f"the {part.mime_type} data cannot be decoded ({exc})"
         ) from None
+    return MediaPart(part.modality, part.mime_type, part.data, seconds=seconds, sound=sound)
+
+
+def _probe_audio(part: MediaPart, where: str) -> MediaPart:
+    """Audio's length from its header, and its sound decoded (cached for the vector): bytes
+    that do not decode, or decode to nothing, are refused here. Audio whose header already
+    says it is over the limit is not decoded (the limit check refuses it)."""
+    try:
+        declared, _ = audio_header(part.data)
+        if declared is not None and declared > MAX_AUDIO_SECONDS:
+            return MediaPart(part.modality, part.mime_type, part.data, seconds=declared)
+        heard = hear(part.data)
+    except MediaDecodeError as exc:
+        raise Violation(
+            where, f"the {part.mime_type} data cannot be decoded as audio ({exc})"
+        ) from None
+    if heard.seconds == 0:
+        raise Violation(
+            where,
+            f"the {part.mime_type} data is empty: it decodes to 0 s of audio; "
+            "send at least a fraction of a second of sound",
+        )
+    seconds = declared or heard.seconds
     return MediaPart(part.modality, part.mime_type, part.data, seconds=seconds)
 
 
@@ -280,6 +325,28 @@ def _check_limits(parts: list[Part], path: str) -> None:
             raise Violation(
                 where,
                 f"the video is {part.seconds:.1f} s long; at most {MAX_VIDEO_SECONDS:.0f} s "
+                "can be embedded (cut it into segments)",
+            )
+        if (
+            part.modality is Modality.VIDEO
+            and part.sound
+            and part.seconds is not None
+            and part.seconds > MAX_VIDEO_WITH_SOUND_SECONDS
+        ):
+            raise Violation(
+                where,
+                f"the video has a sound track and is {part.seconds:.1f} s long; at most "
+                f"{MAX_VIDEO_WITH_SOUND_SECONDS:.0f} s of video with sound can be embedded "
+                f"({MAX_VIDEO_SECONDS:.0f} s without; cut it into segments or drop the sound)",
+            )
+        if (
+            part.modality is Modality.AUDIO
+            and part.seconds is not None
+            and part.seconds > MAX_AUDIO_SECONDS
+        ):
+            raise Violation(
+                where,
+                f"the audio is {part.seconds:.1f} s long; at most {MAX_AUDIO_SECONDS:.0f} s "
                 "can be embedded (cut it into segments)",
             )
         if part.pages is not None and part.pages > MAX_PDF_PAGES:

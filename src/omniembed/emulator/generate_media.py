@@ -2,7 +2,10 @@
 modality, and any text it carries (text files, PDF page text).
 
 Facts come from decoding the bytes (`omniembed.media.probe`), so a test can check that an image,
-PDF, video or audio really arrived, and that a video's offsets and fps were honoured.
+PDF, video or audio really arrived, and that a video's offsets and fps were honoured. Audio
+is described from the same spectrum descriptor its embedding comes from (`audio.describe`:
+"a steady tone near 440 Hz", "broadband noise", "speech-like sound", "silence", ...); the
+first two minutes of a longer recording are what gets described.
 """
 
 from __future__ import annotations
@@ -15,11 +18,13 @@ import numpy as np
 from ..errors import OmniEmbedError
 from ..media import Media
 from ..media.probe import image_size, media_duration_sec
+from .audio import describe, hear
 from .colours import dominant_colour
 from .contents import PDFIUM_LOCK
 from .generate_request import Blob, Clip
+from .media_errors import MediaDecodeError
 from .proto_json import Violation
-from .vectors import MediaDecodeError, clip_thumbnails, image_thumbnail
+from .vectors import clip_thumbnails, image_thumbnail
 
 TOKENS_PER_IMAGE = 258
 TOKENS_PER_PDF_PAGE = 258
@@ -37,6 +42,8 @@ class Seen:
     colour: str | None = None
     #: The text part right before this media part in its turn (e.g. "Source [2]: a.png").
     label: str = ""
+    #: What the stand-in "heard" in an audio part ("a steady tone near 440 Hz").
+    heard: str | None = None
 
 
 def see(blob: Blob, path: str) -> Seen:
@@ -65,9 +72,12 @@ def see(blob: Blob, path: str) -> Seen:
     except Exception as exc:  # pdfium raises its own errors on corrupt files
         raise Violation(path, f"Unable to process input {mime} data ({exc})") from None
     if mime.startswith("audio/"):
-        return Seen(
-            f"{mime} {_secs(seconds)}", {"AUDIO": math.ceil(seconds * TOKENS_PER_AUDIO_SECOND)}
-        )
+        try:
+            heard = describe(hear(blob.data))
+        except MediaDecodeError as exc:  # a header that opens over a stream that does not
+            raise Violation(path, f"Unable to process input {mime} data ({exc})") from None
+        tokens = {"AUDIO": math.ceil(seconds * TOKENS_PER_AUDIO_SECOND)}
+        return Seen(f"{mime} {_secs(seconds)}, {heard}", tokens, heard=heard)
     return _video(mime, blob.data, seconds, blob.clip or Clip(), path)
 
 

@@ -6,7 +6,9 @@ Not a model. The rules (also in docs/emulator.md):
   page text, function results) sharing the most content words with the last user question,
   followed by a note of the media seen, e.g. ``[seen: image/png 64x64, mostly blue;
   video/mp4 0s-4s at 1 fps, mostly orange]``. A question naming a colour is answered with
-  the media seen in that colour, by the text label right before each. After a
+  the media seen in that colour, by the text label right before each; a question about
+  sound ("What do you hear?") is answered with what each audio part "heard" (see
+  `generate_media`: "Heard a steady tone near 440 Hz (Source [1]: tone.wav)."). After a
   ``functionResponse`` the answer quotes the function's result.
 - Function calling: see `choose_function`; ``args`` come from `schema_synth`.
 - ``application/json``: an instance of the response schema; without one, an object with
@@ -49,7 +51,11 @@ def answer(request: GenerateRequest, seen: list[Seen]) -> Answer:
     if results:
         text = " ".join(f"{r.name} returned {_render(r.response)}." for r in results)
     else:
-        text = _by_colour(question, seen) or grounded_sentence(request, seen, question)
+        text = (
+            _by_colour(question, seen)
+            or _by_sound(question, seen)
+            or grounded_sentence(request, seen, question)
+        )
     notes = [s.note for s in seen if s.note]
     if notes:
         text = f"{text} [seen: {'; '.join(notes)}]".strip()
@@ -98,6 +104,25 @@ def _by_colour(question: str, seen: list[Seen]) -> str:
         return ""
     names = "; ".join(s.label or s.note.split(",")[0] for s in matches)
     return f"Mostly {' or '.join(wanted)}: {names}."
+
+
+#: Words that make a question about the audio parts.
+_SOUND_WORDS = frozenset(
+    {"audio", "hear", "heard", "hearing", "listen", "listening", "sound", "noise", "tone"}
+    | {"recording", "music", "song"}
+)
+
+
+def _by_sound(question: str, seen: list[Seen]) -> str:
+    """For a question about sound: what each audio part "heard", by its label."""
+    if not _SOUND_WORDS & set(content_words(_focus(question))):
+        return ""
+    heard = [s for s in seen if s.heard is not None]
+    if not heard:
+        return ""
+    return (
+        "Heard " + "; ".join(f"{s.heard} ({s.label or s.note.split(',')[0]})" for s in heard) + "."
+    )
 
 
 def grounded_sentence(request: GenerateRequest, seen: list[Seen], question: str) -> str:

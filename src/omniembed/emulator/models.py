@@ -22,6 +22,18 @@ TASK_TYPE_ENUM = ("TASK_TYPE_UNSPECIFIED", *TASK_TYPES)
 MAX_BATCH_REQUESTS = 100
 MAX_IMAGES_PER_CONTENT = 6
 MAX_VIDEO_SECONDS = 120.0
+#: gemini-embedding-2's audio limits. The Vertex AI model page lists "Maximum video length
+#: (with audio): 80 seconds" and "(without audio): 120 seconds"
+#: (https://docs.cloud.google.com/vertex-ai/generative-ai/docs/models/gemini/embedding-2).
+#: Its line for audio alone is cut off in the copy found; 80 s for audio comes from
+#: launch-day summaries (https://qdrant.tech/blog/qdrant-gemini-embedding-2, 2026-03-10:
+#: "MP3/WAV audio (up to 80 seconds)"; https://smallest.ai/blog/google-s-multimodal-embedding-model-text-image-video-audio-pdf-in-one-vector-space:
+#: "Audio (MP3/WAV up to 80s)") and from DESIGN.md. Sources disagree: weaviate/docs#399
+#: (2026-04-23) and embeddings-benchmark/mteb#5220 (2026-08-16) speak of audio "up to 180
+#: seconds" on the Gemini API after GA. The emulator keeps 80 s, the figure omniembed's
+#: client checks (a client that passes here passes the service under either figure).
+MAX_AUDIO_SECONDS = 80.0
+MAX_VIDEO_WITH_SOUND_SECONDS = 80.0
 MAX_PDF_PAGES = 6
 #: The Gemini API rejects request bodies above this size (inline data included).
 MAX_GEMINI_REQUEST_BYTES = 20 * 1024 * 1024

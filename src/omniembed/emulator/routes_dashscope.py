@@ -40,10 +40,10 @@ from ..media.mime import sniff_mime
 from ..media.probe import media_duration_sec
 from .dashscope_errors import invalid_parameter, model_not_found, new_request_id
 from .google_errors import GoogleError
+from .media_errors import MediaDecodeError
 from .tokens import count_text_tokens
 from .vectors import (
     W_TASK,
-    MediaDecodeError,
     Vector,
     image_vector,
     named_vector,

@@ -17,10 +17,16 @@ For gemini-embedding-2 the task comes from the client's text prefix
 a query and a document about the same words still score high. Images and video frames
 become a 32x32 pixel descriptor (8x8 RGB thumbnail + colour histogram) projected with a
 seeded Gaussian matrix; a video is the mean of frames sampled about once a second. PDFs
-embed their page text (or, without text, their first page as an image). Audio uses byte
-statistics. Interleaved parts are summed, then normalized. The one bridge between text and
-pixels: a colour word in a text ("orange") adds the pixel vector of that colour (see
-`colours`), so offline, colour words find pictures and video segments of that colour.
+embed their page text (or, without text, their first page as an image). Audio is decoded
+and described by its spectrum (`audio`: band energies and dominant frequency per segment,
+flatness, loudness modulation), projected with its own seeded matrix, so the same sound in
+another encoding or sample rate scores close and a different sound does not. A video with
+an audible sound track adds its sound's vector with weight `W_SOUND` (gemini-embedding-2
+only: the multimodalembedding@001 and DashScope routes embed video frames through
+`segment_descriptors` and ignore sound, as those services do). Interleaved parts are
+summed, then normalized. The one bridge between text and pixels: a colour word in a text
+("orange") adds the pixel vector of that colour (see `colours`), so offline, colour words
+find pictures and video segments of that colour.
 """
 
 from __future__ import annotations
@@ -39,8 +45,10 @@ import numpy as np
 import numpy.typing as npt
 
 from ..media.mime import Modality
+from .audio import hear, sound_track
 from .colours import colour_words, solid
 from .contents import PDFIUM_LOCK, MediaPart, Part, TextPart, UriPart, content_text
+from .media_errors import MediaDecodeError
 from .models import EmbeddingModel
 from .tokens import pieces
 
@@ -53,6 +61,12 @@ W_TASK = 0.25
 W_COLOUR = 0.6
 #: Weight of the title words against the unit text vector (a title counts a little).
 W_TITLE = 0.35
+#: Weight of a video's sound against its unit pixel vector: cos(clip with sound, the same
+#: clip without) = 1 / sqrt(1 + W_SOUND**2) ~ 0.89. gemini-embedding-2 "extract[s] audio
+#: tracks from video inputs and interleave[s] them with video frames" (Vertex AI model page,
+#: https://docs.cloud.google.com/vertex-ai/generative-ai/docs/models/gemini/embedding-2);
+#: the weight itself is the emulator's choice.
+W_SOUND = 0.5
 #: Hash slots per word: two spread each word so collisions rarely cancel a match.
 _SLOTS_PER_WORD = 2
 #: Hash buckets for words before the dense projection (few collisions for short texts).
@@ -233,13 +247,22 @@ def _compute_media_vector(part: MediaPart, model: EmbeddingModel) -> Vector:
     if part.modality is Modality.IMAGE:
         return _project("pixels", pixel_descriptor(image_thumbnail(part.data)), dim)
     if part.modality is Modality.VIDEO:
-        return _project("pixels", _video_descriptor(part.data, part.seconds or 0.0), dim)
+        pixels = _project("pixels", _video_descriptor(part.data, part.seconds or 0.0), dim)
+        sound = sound_track(part.data)
+        if sound is None or sound.silent:  # no sound track, or only silence: pixels alone
+            return pixels
+        return _unit(pixels + W_SOUND * _project("audio", sound.descriptor, dim))
     if part.modality is Modality.DOCUMENT:
         text, first_page = _pdf_text_or_first_page(part.data)
         if text.strip():
             return text_vector(model.space, dim, text, model.max_tokens)[0]
         return _project("pixels", pixel_descriptor(first_page), dim)
-    return _project("audio", _byte_descriptor(part.data), dim)
+    return audio_vector(part.data, dim)
+
+
+def audio_vector(data: bytes, dim: int) -> Vector:
+    """Unit vector of an audio file's sound descriptor (see `audio`)."""
+    return _project("audio", hear(data).descriptor, dim)
 
 
 def project_pixels(descriptor: Vector, dim: int) -> Vector:
@@ -294,11 +317,6 @@ def pixel_descriptor(rgb: npt.NDArray[np.uint8]) -> Vector:
     bins = levels[..., 0] * 16 + levels[..., 1] * 4 + levels[..., 2]
     histogram = np.bincount(bins.ravel(), minlength=64).astype(np.float32) / bins.size
     return np.concatenate([thumb.ravel(), 3.0 * (histogram - 1.0 / 64)]).astype(np.float32)
-
-
-class MediaDecodeError(ValueError):
-    """Media bytes that passed the header probe but cannot be decoded (a truncated image,
-    an MP4 without a video track, a corrupt stream): the dispatcher answers 400."""
 
 
 def image_thumbnail(data: bytes) -> npt.NDArray[np.uint8]:
@@ -449,12 +467,3 @@ def _pdf_text_or_first_page(data: bytes) -> tuple[str, npt.NDArray[np.uint8]]:
             return "", np.asarray(image, dtype=np.uint8)
         finally:
             document.close()
-
-
-def _byte_descriptor(data: bytes) -> Vector:
-    """320 byte statistics: a byte-value histogram and the mean byte of 64 equal slices."""
-    raw = np.frombuffer(data, dtype=np.uint8)
-    histogram = np.bincount(raw, minlength=256).astype(np.float32) / raw.size - 1.0 / 256
-    slices = np.array_split(raw.astype(np.float32), 64)
-    means = np.array([(s.mean() - 128.0) / 128.0 if s.size else 0.0 for s in slices])
-    return np.concatenate([16.0 * histogram, means.astype(np.float32)]).astype(np.float32)

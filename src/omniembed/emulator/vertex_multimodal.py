@@ -31,10 +31,10 @@ from ..errors import OmniEmbedError
 from ..media import Media
 from ..media.mime import sniff_mime
 from ..media.probe import media_duration_sec
+from .media_errors import MediaDecodeError
 from .models import EmbeddingModel
 from .proto_json import Violation
 from .vectors import (
-    MediaDecodeError,
     Vector,
     image_vector,
     named_vector,
