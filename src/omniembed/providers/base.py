@@ -410,10 +410,9 @@ class Embedder(Closeable, ABC):
         copy) first; without ``interval_sec`` a video is one segment. All clips of all
         videos go to the runtime in one call.
         """
-        with tempfile.TemporaryDirectory(prefix="omniembed-clips-") as workdir:
-            plans = [plan_clips(Media.coerce(v), segment_config, Path(workdir)) for v in videos]
-            results = self.embed([c for p in plans for c in p.inputs], task, progress=progress)
-        return _regroup(plans, results)
+        return self._embed_segments(
+            videos, lambda v, d: plan_clips(v, segment_config, d), "video", task, progress
+        )
 
     async def aembed_videos(
         self,
@@ -424,13 +423,9 @@ class Embedder(Closeable, ABC):
         progress: bool | None = None,
     ) -> list[list[Embedding]]:
         """Async `embed_videos` (cutting runs in a worker thread)."""
-        with tempfile.TemporaryDirectory(prefix="omniembed-clips-") as workdir:
-            plans = await asyncio.to_thread(
-                lambda: [plan_clips(Media.coerce(v), segment_config, Path(workdir)) for v in videos]
-            )
-            inputs = [c for p in plans for c in p.inputs]
-            results = await self.aembed(inputs, task, progress=progress)
-        return _regroup(plans, results)
+        return await self._aembed_segments(
+            videos, lambda v, d: plan_clips(v, segment_config, d), "video", task, progress
+        )
 
     def embed_video(
         self,
@@ -451,6 +446,39 @@ class Embedder(Closeable, ABC):
     ) -> list[Embedding]:
         """Async `embed_video`."""
         return (await self.aembed_videos([video], segment_config, task=task))[0]
+
+    # The video and audio methods share one path: each source is cut into clips (files in
+    # a temporary folder; blocking work, so off the loop in the async twin), the clips of
+    # all sources are embedded in one runtime call, and the vectors regrouped per source.
+
+    def _embed_segments(
+        self,
+        sources: Sequence[Media | str | os.PathLike[str]],
+        plan: Callable[[Media, Path], ClipPlan],
+        modality: str,
+        task: Task | str | None,
+        progress: bool | None,
+    ) -> list[list[Embedding]]:
+        with tempfile.TemporaryDirectory(prefix=f"omniembed-{modality}-") as workdir:
+            plans = [plan(Media.coerce(source), Path(workdir)) for source in sources]
+            results = self.embed([c for p in plans for c in p.inputs], task, progress=progress)
+        return _regroup(plans, results, modality)
+
+    async def _aembed_segments(
+        self,
+        sources: Sequence[Media | str | os.PathLike[str]],
+        plan: Callable[[Media, Path], ClipPlan],
+        modality: str,
+        task: Task | str | None,
+        progress: bool | None,
+    ) -> list[list[Embedding]]:
+        with tempfile.TemporaryDirectory(prefix=f"omniembed-{modality}-") as workdir:
+            plans = await asyncio.to_thread(
+                lambda: [plan(Media.coerce(source), Path(workdir)) for source in sources]
+            )
+            inputs = [c for p in plans for c in p.inputs]
+            results = await self.aembed(inputs, task, progress=progress)
+        return _regroup(plans, results, modality)
 
     # --- audio ---------------------------------------------------------------------------
 
@@ -488,12 +516,9 @@ class Embedder(Closeable, ABC):
         """
         limit = self._audio_limit_or_raise()
         self._check_open()
-        with tempfile.TemporaryDirectory(prefix="omniembed-audio-") as workdir:
-            plans = [
-                plan_audio(Media.coerce(a), segment_config, limit, Path(workdir)) for a in audios
-            ]
-            results = self.embed([c for p in plans for c in p.inputs], task, progress=progress)
-        return _regroup(plans, results, "audio")
+        return self._embed_segments(
+            audios, lambda a, d: plan_audio(a, segment_config, limit, d), "audio", task, progress
+        )
 
     async def aembed_audios(
         self,
@@ -506,16 +531,9 @@ class Embedder(Closeable, ABC):
         """Async `embed_audios` (cutting runs in a worker thread)."""
         limit = self._audio_limit_or_raise()
         self._check_open()
-        with tempfile.TemporaryDirectory(prefix="omniembed-audio-") as workdir:
-            plans = await asyncio.to_thread(
-                lambda: [
-                    plan_audio(Media.coerce(a), segment_config, limit, Path(workdir))
-                    for a in audios
-                ]
-            )
-            inputs = [c for p in plans for c in p.inputs]
-            results = await self.aembed(inputs, task, progress=progress)
-        return _regroup(plans, results, "audio")
+        return await self._aembed_segments(
+            audios, lambda a, d: plan_audio(a, segment_config, limit, d), "audio", task, progress
+        )
 
     def embed_audio(
         self,
