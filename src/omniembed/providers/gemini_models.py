@@ -27,7 +27,10 @@ class GeminiModelSpec:
     max_images: int = 6
     image_mime_types: frozenset[str] = frozenset({"image/png", "image/jpeg"})
     max_video_seconds: float = 120.0
-    #: Video with a sound track, and audio alone (the model page: 80 s with audio).
+    #: Video with a sound track, and audio alone (the model page: 80 s with audio). Sources
+    #: disagree for audio alone: launch posts say 80 s, weaviate/docs#399 and
+    #: embeddings-benchmark/mteb#5220 say up to 180 s after GA; 80 s is kept (the stricter).
+    #: Not yet a setting (issue 15 follow-up); see omniembed/emulator/models.py.
     max_audio_seconds: float = 80.0
     video_mime_types: frozenset[str] = frozenset({"video/mp4", "video/quicktime"})
     max_pdf_pages: int = 6
