@@ -331,6 +331,22 @@ def test_duplicates_and_cache_make_no_second_request(emu: Emulator) -> None:
     assert len(embed_calls(emu)) == 2
 
 
+def test_a_local_video_is_cached_like_any_file(
+    emu: Emulator, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The upload gives the file a second name; that must not look like a change to it
+    # (a hard link changes the file's ctime, and the vector was then never cached).
+    path = tmp_path / "clip.mp4"
+    path.write_bytes(make.video(2))
+    embedder = live(emu, cache=MemoryCache())
+    first = embedder.embed([Media.from_path(path)])
+    assert "changed while it was being embedded" not in caplog.text
+    emu.clear_requests()
+    again = embedder.embed([Media.from_path(path)])
+    assert emu.requests == []
+    assert again[0].vector == first[0].vector
+
+
 def test_local_video_is_uploaded_to_the_configured_base_url(emu: Emulator, tmp_path: Path) -> None:
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()

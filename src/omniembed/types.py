@@ -12,17 +12,31 @@ from .errors import InvalidParameterError, OmniEmbedError
 
 @dataclass(frozen=True)
 class VideoSegmentConfig:
-    """Which part of a video to embed, and how long each embedded segment is.
+    """Which part of a video to embed, how long each embedded segment is, and whether its
+    sound is embedded with it.
 
     Offsets are seconds from the start of the video; ``end_offset_sec=None`` means "to the
     end". ``interval_sec`` is the length of each segment (one vector per segment).
+
+    ``include_audio`` matters only for a model that hears sound in video
+    (``GeminiEmbedder('gemini-embedding-2')``): there each clip keeps the video's sound
+    track, and since the model takes at most 80 s of video with sound (120 s without),
+    clips of a video with sound are shortened to 80 s. ``include_audio=False`` drops the
+    sound on purpose (clips then run up to 120 s). Models that ignore sound
+    (``VertexMultiModalEmbedder``, ``DashScopeEmbedder``) are sent the picture only.
     """
 
     start_offset_sec: float = 0.0
     end_offset_sec: float | None = None
     interval_sec: float | None = None
+    include_audio: bool = True
 
     def __post_init__(self) -> None:
+        if not isinstance(self.include_audio, bool):
+            raise InvalidParameterError(
+                f"VideoSegmentConfig.include_audio must be True or False, got "
+                f"{self.include_audio!r}"
+            )
         for name in ("start_offset_sec", "end_offset_sec", "interval_sec"):
             value = getattr(self, name)
             if value is not None and (
@@ -49,11 +63,12 @@ class VideoSegmentConfig:
                 f"VideoSegmentConfig.interval_sec must be > 0, got {self.interval_sec}"
             )
 
-    def as_dict(self) -> dict[str, float | None]:
+    def as_dict(self) -> dict[str, float | bool | None]:
         return {
             "start_offset_sec": self.start_offset_sec,
             "end_offset_sec": self.end_offset_sec,
             "interval_sec": self.interval_sec,
+            "include_audio": self.include_audio,
         }
 
 

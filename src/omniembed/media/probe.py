@@ -195,6 +195,23 @@ def media_duration_sec(media: Media) -> float:
     return seconds
 
 
+def video_duration_sec(media: Media) -> float:
+    """Duration of a video's picture: its video track's, where declared (a sound track
+    may run a little longer, e.g. AAC's padding), else the container's."""
+    av = require("av", purpose="read video durations")
+    source: object = str(media.path) if media.path is not None else io.BytesIO(media.read_bytes())
+    try:
+        with av.open(source) as container:
+            for stream in container.streams.video[:1]:
+                if stream.duration is not None and stream.time_base is not None:
+                    return float(stream.duration * stream.time_base)
+    except (av.error.FFmpegError, OSError, ValueError) as exc:
+        raise UnsupportedMediaError(
+            f"the media cannot be decoded ({exc}); is the file corrupt?", source=media.source
+        ) from exc
+    return media_duration_sec(media)
+
+
 def tracks(media: Media) -> tuple[bool, bool]:
     """(has a video track, has a sound track) of a local container, from its header."""
     av = require("av", purpose="read video tracks")

@@ -40,7 +40,7 @@ from ..errors import (
 from ..keywords import strict_init
 from ..media import Media
 from ..media.audio import plan_audio
-from ..media.video_segments import ClipPlan, plan_clips, segments
+from ..media.video_segments import ClipLimits, ClipPlan, plan_clips, segments
 from ..runtime import offload
 from ..runtime.batching import WorkItem
 from ..runtime.byte_budget import DEFAULT_MAX_INFLIGHT_BYTES
@@ -404,14 +404,23 @@ class Embedder(Closeable, ABC):
         progress: bool | None = None,
     ) -> list[list[Embedding]]:
         """Each video's segments in order, as `Embedding`s with ``start_offset_sec`` /
-        ``end_offset_sec``. ``segment_config`` picks the stretch and the segment length.
+        ``end_offset_sec``. ``segment_config`` picks the stretch, the segment length and
+        whether the sound is embedded.
 
         Models that embed a clip as one vector get the video cut locally into clips (stream
         copy) first; without ``interval_sec`` a video is one segment. All clips of all
-        videos go to the runtime in one call.
+        videos go to the runtime in one call. A model that hears sound in video
+        (gemini-embedding-2) gets each clip with its sound track, clips of a video with
+        sound no longer than it takes with sound (80 s); the others get the picture only
+        (see `VideoSegmentConfig.include_audio`).
         """
+        limits = self._clip_limits()
         return self._embed_segments(
-            videos, lambda v, d: plan_clips(v, segment_config, d), "video", task, progress
+            videos,
+            lambda v, d: plan_clips(v, segment_config, d, limits),
+            "video",
+            task,
+            progress,
         )
 
     async def aembed_videos(
@@ -423,8 +432,13 @@ class Embedder(Closeable, ABC):
         progress: bool | None = None,
     ) -> list[list[Embedding]]:
         """Async `embed_videos` (cutting runs in a worker thread)."""
+        limits = self._clip_limits()
         return await self._aembed_segments(
-            videos, lambda v, d: plan_clips(v, segment_config, d), "video", task, progress
+            videos,
+            lambda v, d: plan_clips(v, segment_config, d, limits),
+            "video",
+            task,
+            progress,
         )
 
     def embed_video(
@@ -479,6 +493,11 @@ class Embedder(Closeable, ABC):
             inputs = [c for p in plans for c in p.inputs]
             results = await self.aembed(inputs, task, progress=progress)
         return _regroup(plans, results, modality)
+
+    def _clip_limits(self) -> ClipLimits:
+        """What the model makes of a video clip (default: it ignores sound and has no
+        length limit known here; providers whose models hear sound override it)."""
+        return ClipLimits()
 
     # --- audio ---------------------------------------------------------------------------
 

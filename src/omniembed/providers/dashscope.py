@@ -730,9 +730,13 @@ def _references_oss(contents: Any) -> bool:
 
 
 def _link_or_copy(source: Path, target: Path) -> None:
-    """Give a file a second name without copying its bytes where the file system allows."""
+    """Give a file a second name without copying its bytes where the file system allows.
+
+    A symbolic link, not a hard one: linking and unlinking a hard link changes the file's
+    ctime, which the runtime reads as "changed while it was embedded" (and then does not
+    cache the vector)."""
     try:
-        os.link(source, target)
+        os.symlink(source.resolve(), target)
     except OSError:
         shutil.copyfile(source, target)
 

@@ -17,7 +17,9 @@ Wire rules this module owns (DESIGN.md §3):
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -45,6 +47,7 @@ from ..media.probe import (
     probe_or_none,
     require_video_track,
 )
+from ..media.video_segments import ClipLimits
 from ..runtime import offload
 from ..runtime.batching import WorkItem
 from ..runtime.cache import cache_key
@@ -110,6 +113,10 @@ class GeminiEmbedder(Embedder):
     ``dimensions`` (alias: the API's ``output_dimensionality``) truncates vectors
     (Matryoshka); truncated vectors are re-normalized to unit length unless
     ``normalize=False``.
+
+    ``audio_limit_sec`` is the longest audio gemini-embedding-2 is sent per input (and so
+    `embed_audio`'s default window): 80 s by default. Public sources disagree (80 s at
+    launch, up to 180 s in later reports); raise it if your project takes longer audio.
     """
 
     provider = "gemini"
@@ -136,9 +143,10 @@ class GeminiEmbedder(Embedder):
         timeout: float | None = 60.0,
         cache: Any = None,
         progress: bool = False,
+        audio_limit_sec: float | None = None,
         **runtime: Any,
     ):
-        self.spec: GeminiModelSpec = model_spec(model)
+        self.spec: GeminiModelSpec = _with_audio_limit(model_spec(model), audio_limit_sec)
         self.vertexai = env_flag("GOOGLE_GENAI_USE_VERTEXAI") if vertexai is None else vertexai
         self._dimension_name, self.output_dimensionality = one_of(
             type(self).__name__,
@@ -341,6 +349,15 @@ class GeminiEmbedder(Embedder):
     def _audio_limit_sec(self) -> float | None:
         return self.spec.max_audio_seconds if self.spec.multimodal else None
 
+    def _clip_limits(self) -> ClipLimits:
+        if not self.spec.multimodal:
+            return ClipLimits()
+        return ClipLimits(
+            hears_sound=True,
+            max_sec=self.spec.max_video_seconds,
+            max_sec_with_sound=self.spec.max_video_with_sound_seconds,
+        )
+
     def _check_media(self, index: int, media: list[Media]) -> tuple[set[int], int]:
         """Check gemini-embedding-2's per-input limits; return ids of images to re-encode
         and the media's estimated tokens."""
@@ -399,14 +416,21 @@ class GeminiEmbedder(Embedder):
                 tokens += token_estimate.video_tokens(seconds)
                 if sound:
                     tokens += token_estimate.audio_tokens(seconds)
-                limit = spec.max_audio_seconds if sound else spec.max_video_seconds
+                limit = spec.max_video_with_sound_seconds if sound else spec.max_video_seconds
                 if seconds is not None and seconds > limit:
                     kind = "video (with sound)" if sound else "video"
                     raise MediaLimitError(
                         f"the {kind} is {seconds:.1f} s long; {spec.name} takes at most "
                         f"{limit:.0f} s per input. Cut it into ≤{limit:.0f} s clips "
-                        "(embed_video(..., VideoSegmentConfig(interval_sec=...))), or use "
-                        "VertexMultiModalEmbedder, which embeds long videos segment by segment",
+                        "(embed_video(..., VideoSegmentConfig(interval_sec=...)))"
+                        + (
+                            ", drop its sound (VideoSegmentConfig(include_audio=False)) "
+                            f"to take up to {spec.max_video_seconds:.0f} s"
+                            if sound
+                            else ""
+                        )
+                        + ", or use VertexMultiModalEmbedder, which embeds long videos "
+                        "segment by segment",
                         index=index,
                         source=item.source,
                     )
@@ -766,3 +790,19 @@ def _png_part(item: Media) -> dict[str, Any]:
     from ..media.imaging import reencode
 
     return {"inline_data": {"data": reencode(item, "PNG"), "mime_type": "image/png"}}
+
+
+def _with_audio_limit(spec: GeminiModelSpec, seconds: float | None) -> GeminiModelSpec:
+    if seconds is None:
+        return spec
+    if (
+        isinstance(seconds, bool)
+        or not isinstance(seconds, (int, float))
+        or not math.isfinite(seconds)
+        or seconds <= 0
+    ):
+        raise InvalidParameterError(
+            f"audio_limit_sec={seconds!r} must be a positive number of seconds (default "
+            f"{spec.max_audio_seconds:g})"
+        )
+    return dataclasses.replace(spec, max_audio_seconds=float(seconds))

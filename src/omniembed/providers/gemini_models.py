@@ -27,10 +27,13 @@ class GeminiModelSpec:
     max_images: int = 6
     image_mime_types: frozenset[str] = frozenset({"image/png", "image/jpeg"})
     max_video_seconds: float = 120.0
-    #: Video with a sound track, and audio alone (the model page: 80 s with audio). Sources
-    #: disagree for audio alone: launch posts say 80 s, weaviate/docs#399 and
-    #: embeddings-benchmark/mteb#5220 say up to 180 s after GA; 80 s is kept (the stricter).
-    #: Not yet a setting (issue 15 follow-up); see omniembed/emulator/models.py.
+    #: Video with a sound track (the Vertex AI model page: "Maximum video length (with
+    #: audio): 80 seconds").
+    max_video_with_sound_seconds: float = 80.0
+    #: Audio alone. Sources disagree: launch posts say 80 s, weaviate/docs#399 and
+    #: embeddings-benchmark/mteb#5220 say up to 180 s after GA. 80 s is the default (the
+    #: stricter); ``GeminiEmbedder(audio_limit_sec=...)`` overrides it. See
+    #: omniembed/emulator/models.py for the sources.
     max_audio_seconds: float = 80.0
     video_mime_types: frozenset[str] = frozenset({"video/mp4", "video/quicktime"})
     max_pdf_pages: int = 6
