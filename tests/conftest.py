@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from omniembed.emulator import Emulator
+from tests import media_factory as make
 
 
 @pytest.fixture(scope="session")
@@ -37,3 +39,12 @@ def emu(_session_emulator: Emulator) -> Iterator[Emulator]:
     emulator.quota_window_sec = 60.0
     emulator.latency_ms = 0
     emulator.api_key = None
+
+
+@pytest.fixture
+def tones_wav(tmp_path: Path) -> Path:
+    """``tones.wav``, 30 s: a low tone, a high tone, the low tone again, 10 s each (the low
+    one at 301.3 Hz, so its two 10 s windows differ in bytes and each is really embedded)."""
+    path = tmp_path / "tones.wav"
+    path.write_bytes(make.tones([(10, 301.3), (10, 1500), (10, 301.3)]))
+    return path

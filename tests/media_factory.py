@@ -121,6 +121,23 @@ def wav(seconds: float = 1.0, *, freq: float = 440.0, rate: int = 8000) -> bytes
     return out.getvalue()
 
 
+def tones(parts: Sequence[tuple[float, float]], *, rate: int = 8000) -> bytes:
+    """A mono 16-bit WAV of consecutive sine tones, one ``(seconds, freq)`` after another."""
+    pcm = np.concatenate(
+        [
+            12000 * np.sin(2 * np.pi * freq * np.arange(int(sec * rate)) / rate)
+            for sec, freq in parts
+        ]
+    ).astype("<i2")
+    out = io.BytesIO()
+    with wave.open(out, "wb") as writer:
+        writer.setnchannels(1)
+        writer.setsampwidth(2)
+        writer.setframerate(rate)
+        writer.writeframes(pcm.tobytes())
+    return out.getvalue()
+
+
 def mp3(seconds: float = 1.0, *, freq: float = 440.0, rate: int = 44100) -> bytes:
     """An MP3 encoded with PyAV (raises if this FFmpeg build has no MP3 encoder)."""
     import av

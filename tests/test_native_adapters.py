@@ -315,8 +315,8 @@ def test_the_parameter_names_page_runs_as_written(tmp_path: Path) -> None:
 
 
 def test_readers_loaders_and_ray_name_the_nearest_keyword(emu: Emulator) -> None:
-    from omniembed.langchain import PDFPageLoader, VideoSegmentLoader
-    from omniembed.llama_index import PDFPageReader, VideoSegmentReader
+    from omniembed.langchain import AudioSegmentLoader, PDFPageLoader, VideoSegmentLoader
+    from omniembed.llama_index import AudioSegmentReader, PDFPageReader, VideoSegmentReader
 
     embed = GeminiMultiModalEmbedding(api_key="k", base_url=emu.base_url)
     lc = GeminiEmbeddings(api_key="k", base_url=emu.base_url)
@@ -326,6 +326,11 @@ def test_readers_loaders_and_ray_name_the_nearest_keyword(emu: Emulator) -> None
         (lambda: PDFPageLoader("a.pdf", dip=72), "'dpi'"),
         (
             lambda: VideoSegmentLoader("a.mp4", embeddings=lc, segment_confg=None),
+            "'segment_config'",
+        ),
+        (lambda: AudioSegmentReader(embed, text_templat="{index}"), "'text_template'"),
+        (
+            lambda: AudioSegmentLoader("a.wav", embeddings=lc, segment_confg=None),
             "'segment_config'",
         ),
         (lambda: EmbedBatch("gemini", input_type="text", api_key="k", colum="x"), "'column'"),

@@ -27,9 +27,15 @@ from .embeddings import (
     GeminiEmbeddings,
     VertexMultiModalEmbeddings,
 )
-from .loaders import PDFPageLoader, VideoSegmentLoader, add_documents_with_vectors
+from .loaders import (
+    AudioSegmentLoader,
+    PDFPageLoader,
+    VideoSegmentLoader,
+    add_documents_with_vectors,
+)
 
 __all__ = [
+    "AudioSegmentLoader",
     "ChatGemini",
     "DashScopeMultiModalEmbeddings",
     "GeminiEmbeddings",

@@ -1,8 +1,8 @@
 """LangChain `Embeddings` over the omniembed provider embedders.
 
-Each class is a thin adapter: it turns LangChain calls (texts, image URIs, a video URI)
-into `omniembed` inputs, calls the wrapped provider embedder once per call (the runtime
-batches, paces, retries and caches), and returns plain ``list[float]`` vectors.
+Each class is a thin adapter: it turns LangChain calls (texts, image URIs, a video or an
+audio file) into `omniembed` inputs, calls the wrapped provider embedder once per call (the
+runtime batches, paces, retries and caches), and returns plain ``list[float]`` vectors.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from ..providers.factory import build_embedder, pick_settings
 from ..providers.quota_table import check_tier
 from ..runtime.quota import check_quota
 from ..tasks import Task
-from ..types import Embedding, EmbeddingResult, VideoSegmentConfig
+from ..types import AudioSegmentConfig, Embedding, EmbeddingResult, VideoSegmentConfig
 
 __all__ = [
     "DashScopeMultiModalEmbeddings",
@@ -225,6 +225,23 @@ class _MultiModalEmbeddings(Serializable, Embeddings, Closeable):
     ) -> list[Embedding]:
         """Async `embed_video` (cutting runs in a worker thread)."""
         return await self._provider.aembed_video(uri, segment_config, task=self.task_type)
+
+    # --- audio ------------------------------------------------------------------------------
+
+    def embed_audio(
+        self, uri: str | os.PathLike[str], segment_config: AudioSegmentConfig | None = None
+    ) -> list[Embedding]:
+        """A local audio file's segments in order, each an `omniembed.Embedding` with
+        ``vector``, ``start_offset_sec`` and ``end_offset_sec``: audio of any length is cut
+        into windows (``segment_config``: window, overlap, stretch). Models that do not hear
+        audio raise `UnsupportedMediaError` before any request."""
+        return self._provider.embed_audio(uri, segment_config, task=self.task_type)
+
+    async def aembed_audio(
+        self, uri: str | os.PathLike[str], segment_config: AudioSegmentConfig | None = None
+    ) -> list[Embedding]:
+        """Async `embed_audio` (cutting runs in a worker thread)."""
+        return await self._provider.aembed_audio(uri, segment_config, task=self.task_type)
 
 
 def _images(uris: Sequence[str | os.PathLike[str]]) -> list[Media]:

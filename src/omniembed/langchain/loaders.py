@@ -1,7 +1,8 @@
-"""LangChain document loaders for video segments and PDF pages.
+"""LangChain document loaders for video and audio segments and PDF pages.
 
-`VideoSegmentLoader` embeds a video once and yields a `Document` per segment; its vectors
-go into a vector store without re-embedding through `add_documents_with_vectors`.
+`VideoSegmentLoader` and `AudioSegmentLoader` embed a video or an audio file once and
+yield a `Document` per segment; the vectors go into a vector store without re-embedding
+through `add_documents_with_vectors`.
 `PDFPageLoader` yields a `Document` per page with the page's text and, when rendering, the
 page image written as a PNG file whose path (``metadata["image_path"]``) is what
 ``Chroma.add_images(uris=...)`` and ``embed_image`` take.
@@ -14,7 +15,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Generic, TypeVar
 
 from langchain_core.document_loaders import BaseLoader
 from langchain_core.documents import Document
@@ -23,17 +24,95 @@ from langchain_core.vectorstores import InMemoryVectorStore, VectorStore
 from ..keywords import strict_keywords
 from ..media import Media
 from ..media.pdf import iter_pages
-from ..types import Embedding, VideoSegmentConfig
+from ..types import AudioSegmentConfig, Embedding, VideoSegmentConfig
 from .embeddings import _MultiModalEmbeddings
 
-__all__ = ["PDFPageLoader", "VideoSegmentLoader", "add_documents_with_vectors"]
+__all__ = [
+    "AudioSegmentLoader",
+    "PDFPageLoader",
+    "VideoSegmentLoader",
+    "add_documents_with_vectors",
+]
 
 # Stable ids: loading the same segment again upserts it instead of adding a duplicate.
 _ID_NAMESPACE = uuid.UUID("6f1c1f0e-3b0e-4c39-9a57-4e1b3f8f2a10")
 
+_Config = TypeVar("_Config", VideoSegmentConfig, AudioSegmentConfig)
+
+
+class _SegmentLoader(BaseLoader, Generic[_Config]):
+    """A `Document` per embedded segment of one video or audio, with its vector at hand;
+    subclasses say which embedding method cuts and embeds the source."""
+
+    #: The documents' ``modality`` metadata value.
+    _modality: ClassVar[str]
+
+    def __init__(
+        self,
+        path_or_uri: str | os.PathLike[str],
+        embeddings: _MultiModalEmbeddings,
+        segment_config: _Config | None,
+    ) -> None:
+        self.source = os.fspath(path_or_uri)
+        self.embeddings = embeddings
+        self.segment_config: _Config | None = segment_config
+
+    def _embed(self) -> list[Embedding]:
+        raise NotImplementedError
+
+    async def _aembed(self) -> list[Embedding]:
+        raise NotImplementedError
+
+    def lazy_load(self) -> Iterator[Document]:
+        """Yield one `Document` per segment (the source is embedded on first iteration)."""
+        for document, _ in self.lazy_load_with_vectors():
+            yield document
+
+    async def alazy_load(self) -> AsyncIterator[Document]:
+        """Async `lazy_load` (native: uses the embeddings' async path)."""
+        for index, segment in enumerate(await self._aembed()):
+            yield self._document(index, segment)
+
+    def lazy_load_with_vectors(self) -> Iterator[tuple[Document, list[float]]]:
+        """Yield ``(document, vector)`` per segment."""
+        for index, segment in enumerate(self._embed()):
+            yield self._document(index, segment), segment.vector
+
+    def load_with_vectors(self) -> tuple[list[Document], list[list[float]]]:
+        """All segments as ``(documents, vectors)``, aligned."""
+        pairs = list(self.lazy_load_with_vectors())
+        return [d for d, _ in pairs], [v for _, v in pairs]
+
+    def add_to(self, vectorstore: VectorStore) -> list[str]:
+        """Embed the source and add its segments to ``vectorstore`` with their vectors."""
+        documents, vectors = self.load_with_vectors()
+        return add_documents_with_vectors(vectorstore, documents, vectors)
+
+    def _document(self, index: int, segment: Embedding) -> Document:
+        start, end = segment.start_offset_sec, segment.end_offset_sec
+        name = Path(self.source).name or self.source
+        span = f"{_sec(start)}–{_sec(end)} s" if start is not None else f"whole {self._modality}"
+        metadata: dict[str, Any] = {
+            "source": self.source,
+            "segment": index,
+            "modality": self._modality,
+            "start_offset_sec": start,
+            "end_offset_sec": end,
+        }
+        # Video ids keep their original key (stores already hold them); other modalities
+        # name theirs, so the sound of a video never upserts over its picture's segments.
+        key = f"{self.source}|{start}|{end}"
+        if self._modality != "video":
+            key = f"{self._modality}|{key}"
+        return Document(
+            id=str(uuid.uuid5(_ID_NAMESPACE, key)),
+            page_content=f"{name} [{span}]",
+            metadata=metadata,
+        )
+
 
 @strict_keywords
-class VideoSegmentLoader(BaseLoader):
+class VideoSegmentLoader(_SegmentLoader[VideoSegmentConfig]):
     """A `Document` per embedded video segment, in order.
 
     Metadata: ``source``, ``start_offset_sec``, ``end_offset_sec`` (None when unknown, e.g.
@@ -43,6 +122,8 @@ class VideoSegmentLoader(BaseLoader):
     `lazy_load_with_vectors` / `add_to` to store them without embedding twice.
     """
 
+    _modality = "video"
+
     def __init__(
         self,
         path_or_uri: str | os.PathLike[str],
@@ -50,54 +131,44 @@ class VideoSegmentLoader(BaseLoader):
         embeddings: _MultiModalEmbeddings,
         segment_config: VideoSegmentConfig | None = None,
     ) -> None:
-        self.source = os.fspath(path_or_uri)
-        self.embeddings = embeddings
-        self.segment_config = segment_config
+        super().__init__(path_or_uri, embeddings, segment_config)
 
-    def lazy_load(self) -> Iterator[Document]:
-        """Yield one `Document` per segment (the video is embedded on first iteration)."""
-        for document, _ in self.lazy_load_with_vectors():
-            yield document
+    def _embed(self) -> list[Embedding]:
+        return self.embeddings.embed_video(self.source, self.segment_config)
 
-    async def alazy_load(self) -> AsyncIterator[Document]:
-        """Async `lazy_load` (native: uses ``aembed_video``)."""
-        segments = await self.embeddings.aembed_video(self.source, self.segment_config)
-        for index, segment in enumerate(segments):
-            yield self._document(index, segment)
+    async def _aembed(self) -> list[Embedding]:
+        return await self.embeddings.aembed_video(self.source, self.segment_config)
 
-    def lazy_load_with_vectors(self) -> Iterator[tuple[Document, list[float]]]:
-        """Yield ``(document, vector)`` per segment."""
-        segments = self.embeddings.embed_video(self.source, self.segment_config)
-        for index, segment in enumerate(segments):
-            yield self._document(index, segment), segment.vector
 
-    def load_with_vectors(self) -> tuple[list[Document], list[list[float]]]:
-        """All segments as ``(documents, vectors)``, aligned."""
-        pairs = list(self.lazy_load_with_vectors())
-        return [d for d, _ in pairs], [v for _, v in pairs]
+@strict_keywords
+class AudioSegmentLoader(_SegmentLoader[AudioSegmentConfig]):
+    """A `Document` per embedded audio segment, in order (as `VideoSegmentLoader`).
 
-    def add_to(self, vectorstore: VectorStore) -> list[str]:
-        """Embed the video and add its segments to ``vectorstore`` with their vectors."""
-        documents, vectors = self.load_with_vectors()
-        return add_documents_with_vectors(vectorstore, documents, vectors)
+    Audio of any length is cut locally into windows (`AudioSegmentConfig`: ``window_sec``,
+    default the model's per-input limit, ``overlap_sec``, and the stretch), all embedded in
+    one ``embed_audio`` call. Metadata: ``source``, ``start_offset_sec``,
+    ``end_offset_sec``, ``segment`` (0-based), ``modality`` ("audio"); ``page_content`` is
+    a short label (``"talk.mp3 [80.0–160.0 s]"``); each document has a stable ``id``.
+    Models that do not hear audio (all but gemini-embedding-2) raise
+    `UnsupportedMediaError` before any request.
+    """
 
-    def _document(self, index: int, segment: Embedding) -> Document:
-        start, end = segment.start_offset_sec, segment.end_offset_sec
-        name = Path(self.source).name or self.source
-        span = f"{_sec(start)}–{_sec(end)} s" if start is not None else "whole video"
-        metadata: dict[str, Any] = {
-            "source": self.source,
-            "segment": index,
-            "modality": "video",
-            "start_offset_sec": start,
-            "end_offset_sec": end,
-        }
-        key = f"{self.source}|{start}|{end}"
-        return Document(
-            id=str(uuid.uuid5(_ID_NAMESPACE, key)),
-            page_content=f"{name} [{span}]",
-            metadata=metadata,
-        )
+    _modality = "audio"
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        embeddings: _MultiModalEmbeddings,
+        segment_config: AudioSegmentConfig | None = None,
+    ) -> None:
+        super().__init__(path, embeddings, segment_config)
+
+    def _embed(self) -> list[Embedding]:
+        return self.embeddings.embed_audio(self.source, self.segment_config)
+
+    async def _aembed(self) -> list[Embedding]:
+        return await self.embeddings.aembed_audio(self.source, self.segment_config)
 
 
 def _sec(value: float | None) -> str:

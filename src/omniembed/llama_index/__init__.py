@@ -25,9 +25,10 @@ from .embeddings import (
     VertexMultiModalEmbedding,
 )
 from .llm import GeminiMultiModalLLM, VideoClipBlock
-from .readers import PDFPageReader, VideoSegmentReader
+from .readers import AudioSegmentReader, PDFPageReader, VideoSegmentReader
 
 __all__ = [
+    "AudioSegmentReader",
     "DashScopeMultiModalEmbedding",
     "GeminiMultiModalEmbedding",
     "GeminiMultiModalLLM",

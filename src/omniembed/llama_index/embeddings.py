@@ -43,7 +43,7 @@ from ..providers.factory import build_embedder, pick_settings
 from ..providers.quota_table import check_tier
 from ..runtime.quota import Quota, check_quota
 from ..tasks import Task
-from ..types import Embedding, EmbeddingResult, VideoSegmentConfig
+from ..types import AudioSegmentConfig, Embedding, EmbeddingResult, VideoSegmentConfig
 from ._media import MediaLike, label, to_media, to_media_list
 
 # Our own dispatcher; it propagates to the root one, where users attach handlers.
@@ -465,13 +465,7 @@ class OmniMultiModalEmbedding(MultiModalEmbedding, Closeable):
         show_progress: bool = False,
     ) -> list[list[Embedding]]:
         """Several videos in one runtime call; one list of segment vectors per video."""
-        media = to_media_list(videos)
-        with self._instrumented([label(v) for v in videos]) as run:
-            segments = self.embedder.embed_videos(
-                media, segment_config, task=self.task_type, **self._options(show_progress)
-            )
-            run.embeddings = [e.vector for per_video in segments for e in per_video]
-        return segments
+        return self._segments(self.embedder.embed_videos, videos, segment_config, show_progress)
 
     async def aget_video_embedding_batch(
         self,
@@ -480,13 +474,9 @@ class OmniMultiModalEmbedding(MultiModalEmbedding, Closeable):
         show_progress: bool = False,
     ) -> list[list[Embedding]]:
         """Async `get_video_embedding_batch`."""
-        media = to_media_list(videos)
-        with self._instrumented([label(v) for v in videos]) as run:
-            segments = await self.embedder.aembed_videos(
-                media, segment_config, task=self.task_type, **self._options(show_progress)
-            )
-            run.embeddings = [e.vector for per_video in segments for e in per_video]
-        return segments
+        return await self._asegments(
+            self.embedder.aembed_videos, videos, segment_config, show_progress
+        )
 
     def get_pdf_embedding(self, pdf: MediaLike) -> Vector:
         """One vector for a PDF (gemini-embedding-2: at most 6 pages; other models raise
@@ -517,6 +507,61 @@ class OmniMultiModalEmbedding(MultiModalEmbedding, Closeable):
     async def aget_audio_embedding(self, audio: MediaLike) -> Vector:
         """Async `get_audio_embedding`."""
         return (await self._amedia_batch([audio], False))[0]
+
+    def get_audio_segment_embedding_batch(
+        self,
+        audios: Sequence[MediaLike],
+        segment_config: AudioSegmentConfig | None = None,
+        show_progress: bool = False,
+    ) -> list[list[Embedding]]:
+        """Audio of any length as timed segments (`Embedder.embed_audios`): one list of
+        `Embedding`s per audio, each with ``start_offset_sec`` / ``end_offset_sec``, all
+        windows in one runtime call. Models that do not hear audio raise
+        `UnsupportedMediaError` before any request."""
+        return self._segments(self.embedder.embed_audios, audios, segment_config, show_progress)
+
+    async def aget_audio_segment_embedding_batch(
+        self,
+        audios: Sequence[MediaLike],
+        segment_config: AudioSegmentConfig | None = None,
+        show_progress: bool = False,
+    ) -> list[list[Embedding]]:
+        """Async `get_audio_segment_embedding_batch` (cutting runs in a worker thread)."""
+        return await self._asegments(
+            self.embedder.aembed_audios, audios, segment_config, show_progress
+        )
+
+    # Video and audio segments: one instrumented call of the embedder's segmenting method.
+
+    def _segments(
+        self,
+        embed: Callable[..., list[list[Embedding]]],
+        items: Sequence[MediaLike],
+        segment_config: Any,
+        show_progress: bool,
+    ) -> list[list[Embedding]]:
+        media = to_media_list(items)
+        with self._instrumented([label(i) for i in items]) as run:
+            segments = embed(
+                media, segment_config, task=self.task_type, **self._options(show_progress)
+            )
+            run.embeddings = [e.vector for per_source in segments for e in per_source]
+        return segments
+
+    async def _asegments(
+        self,
+        embed: Callable[..., Awaitable[list[list[Embedding]]]],
+        items: Sequence[MediaLike],
+        segment_config: Any,
+        show_progress: bool,
+    ) -> list[list[Embedding]]:
+        media = to_media_list(items)
+        with self._instrumented([label(i) for i in items]) as run:
+            segments = await embed(
+                media, segment_config, task=self.task_type, **self._options(show_progress)
+            )
+            run.embeddings = [e.vector for per_source in segments for e in per_source]
+        return segments
 
     def _media_batch(self, items: Sequence[MediaLike], show_progress: bool) -> list[Vector]:
         media = to_media_list(items)

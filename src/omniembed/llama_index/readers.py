@@ -1,13 +1,13 @@
-"""LlamaIndex readers for media that does not fit one node per file: video (one node per
-embedded segment, its vector attached) and PDFs (one node per page, with the page's text
-and rendered image, optionally the page itself embedded as a PDF part)."""
+"""LlamaIndex readers for media that does not fit one node per file: video and audio (one
+node per embedded segment, its vector attached) and PDFs (one node per page, with the
+page's text and rendered image, optionally the page itself embedded as a PDF part)."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar, Generic, TypeVar
 
 from llama_index.core.readers.base import BaseReader
 from llama_index.core.schema import Document, ImageDocument, TextNode
@@ -15,11 +15,13 @@ from llama_index.core.schema import Document, ImageDocument, TextNode
 from ..keywords import strict_keywords
 from ..media import Media
 from ..media.pdf import PdfPage, iter_pages
-from ..types import Embedding, VideoSegmentConfig
+from ..types import AudioSegmentConfig, Embedding, VideoSegmentConfig
 from ._media import MediaLike, to_media
 from .embeddings import OmniMultiModalEmbedding
 
-__all__ = ["PDFPageReader", "VideoSegmentReader"]
+__all__ = ["AudioSegmentReader", "PDFPageReader", "VideoSegmentReader"]
+
+_Config = TypeVar("_Config", VideoSegmentConfig, AudioSegmentConfig)
 
 #: Metadata that describes where a node came from, not what it says: kept out of the text
 #: that would be embedded (nothing is, for pre-embedded nodes) and shown to the LLM.
@@ -53,49 +55,45 @@ def _clock(seconds: float | None) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
 
 
-@strict_keywords
-class VideoSegmentReader(BaseReader):
-    """One `TextNode` per embedded video segment, with the segment's vector already in
-    ``.embedding``, so an index built from the nodes does not embed them again.
+class _SegmentReader(BaseReader, Generic[_Config]):
+    """One pre-embedded `TextNode` per timed segment of each source (video or audio);
+    subclasses say which embedding method cuts and embeds the sources."""
 
-    Each node's text is a short caption such as ``"video clip.mp4 00:00–00:04"`` (indexes
-    drop nodes without text), and its metadata holds ``start_offset_sec``,
-    ``end_offset_sec``, ``segment_index``, ``file_path``/``file_name`` and ``source``.
-
-    The nodes are `TextNode`s rather than `Document`s because `MultiModalVectorStoreIndex`
-    keeps only TextNode/ImageNode instances (a Document is neither). Build the index from
-    the nodes (``VectorStoreIndex(nodes)`` / ``MultiModalVectorStoreIndex(nodes)``), not
-    ``from_documents``, whose splitter would make new, unembedded nodes.
-    """
+    #: The nodes' ``modality`` metadata value.
+    _modality: ClassVar[str]
 
     def __init__(
         self,
         embed_model: OmniMultiModalEmbedding,
-        segment_config: VideoSegmentConfig | None = None,
-        *,
-        text_template: str = "video {file_name} {start}–{end}",
+        segment_config: _Config | None,
+        text_template: str,
     ):
-        """``segment_config`` picks the stretch and segment length where the model
-        segments video (Vertex ``multimodalembedding@001``); ``text_template`` formats
-        each node's text from ``file_name``, ``start``, ``end`` and ``index``."""
         self.embed_model = embed_model
-        self.segment_config = segment_config
+        self.segment_config: _Config | None = segment_config
         self.text_template = text_template
 
-    # Returns nodes, not Documents (see the class doc), hence the override ignore.
+    def _embed(
+        self, media: list[Media], config: _Config | None, show_progress: bool
+    ) -> list[list[Embedding]]:
+        raise NotImplementedError
+
+    async def _aembed(
+        self, media: list[Media], config: _Config | None, show_progress: bool
+    ) -> list[list[Embedding]]:
+        raise NotImplementedError
+
+    # Returns nodes, not Documents (see VideoSegmentReader's doc), hence the override ignore.
     def load_data(  # type: ignore[override]
         self,
         file: MediaLike | None = None,
         files: Sequence[MediaLike] | None = None,
         extra_info: dict[str, Any] | None = None,
-        segment_config: VideoSegmentConfig | None = None,
+        segment_config: _Config | None = None,
         show_progress: bool = False,
     ) -> list[TextNode]:
-        """Embed each video (all in one runtime call) and return its segment nodes."""
+        """Embed each source (all in one runtime call) and return its segment nodes."""
         media = [to_media(v, i) for i, v in enumerate(_sources(file, files))]
-        segments = self.embed_model.get_video_embedding_batch(
-            media, segment_config or self.segment_config, show_progress=show_progress
-        )
+        segments = self._embed(media, segment_config or self.segment_config, show_progress)
         return self._nodes(media, segments, extra_info)
 
     async def aload_data(  # type: ignore[override]
@@ -103,15 +101,13 @@ class VideoSegmentReader(BaseReader):
         file: MediaLike | None = None,
         files: Sequence[MediaLike] | None = None,
         extra_info: dict[str, Any] | None = None,
-        segment_config: VideoSegmentConfig | None = None,
+        segment_config: _Config | None = None,
         show_progress: bool = False,
     ) -> list[TextNode]:
         """Async `load_data` (embeds with the model's native async path)."""
         sources = _sources(file, files)
         media = await asyncio.to_thread(lambda: [to_media(v, i) for i, v in enumerate(sources)])
-        segments = await self.embed_model.aget_video_embedding_batch(
-            media, segment_config or self.segment_config, show_progress=show_progress
-        )
+        segments = await self._aembed(media, segment_config or self.segment_config, show_progress)
         return await asyncio.to_thread(self._nodes, media, segments, extra_info)
 
     def _nodes(
@@ -121,8 +117,8 @@ class VideoSegmentReader(BaseReader):
         extra_info: dict[str, Any] | None,
     ) -> list[TextNode]:
         nodes: list[TextNode] = []
-        for video, embeddings in zip(media, segments, strict=True):
-            names = _names(video)
+        for source, embeddings in zip(media, segments, strict=True):
+            names = _names(source)
             for index, embedding in enumerate(embeddings):
                 # A remote video embedded whole has no local duration: 0 to unknown.
                 start = embedding.start_offset_sec or 0.0
@@ -130,8 +126,8 @@ class VideoSegmentReader(BaseReader):
                 metadata: dict[str, Any] = {
                     **(extra_info or {}),
                     **names,
-                    "source": video.source,
-                    "modality": "video",
+                    "source": source.source,
+                    "modality": self._modality,
                     "start_offset_sec": start,
                     "end_offset_sec": end,
                     "segment_index": index,
@@ -148,6 +144,93 @@ class VideoSegmentReader(BaseReader):
                     )
                 )
         return nodes
+
+
+@strict_keywords
+class VideoSegmentReader(_SegmentReader[VideoSegmentConfig]):
+    """One `TextNode` per embedded video segment, with the segment's vector already in
+    ``.embedding``, so an index built from the nodes does not embed them again.
+
+    Each node's text is a short caption such as ``"video clip.mp4 00:00–00:04"`` (indexes
+    drop nodes without text), and its metadata holds ``start_offset_sec``,
+    ``end_offset_sec``, ``segment_index``, ``modality`` ("video"),
+    ``file_path``/``file_name`` and ``source``.
+
+    The nodes are `TextNode`s rather than `Document`s because `MultiModalVectorStoreIndex`
+    keeps only TextNode/ImageNode instances (a Document is neither). Build the index from
+    the nodes (``VectorStoreIndex(nodes)`` / ``MultiModalVectorStoreIndex(nodes)``), not
+    ``from_documents``, whose splitter would make new, unembedded nodes.
+    """
+
+    _modality = "video"
+
+    def __init__(
+        self,
+        embed_model: OmniMultiModalEmbedding,
+        segment_config: VideoSegmentConfig | None = None,
+        *,
+        text_template: str = "video {file_name} {start}–{end}",
+    ):
+        """``segment_config`` picks the stretch and segment length where the model
+        segments video (Vertex ``multimodalembedding@001``); ``text_template`` formats
+        each node's text from ``file_name``, ``start``, ``end`` and ``index``."""
+        super().__init__(embed_model, segment_config, text_template)
+
+    def _embed(
+        self, media: list[Media], config: VideoSegmentConfig | None, show_progress: bool
+    ) -> list[list[Embedding]]:
+        return self.embed_model.get_video_embedding_batch(
+            media, config, show_progress=show_progress
+        )
+
+    async def _aembed(
+        self, media: list[Media], config: VideoSegmentConfig | None, show_progress: bool
+    ) -> list[list[Embedding]]:
+        return await self.embed_model.aget_video_embedding_batch(
+            media, config, show_progress=show_progress
+        )
+
+
+@strict_keywords
+class AudioSegmentReader(_SegmentReader[AudioSegmentConfig]):
+    """One `TextNode` per embedded audio segment, its vector already in ``.embedding``
+    (as `VideoSegmentReader` does for video).
+
+    Audio of any length is cut locally into windows (`AudioSegmentConfig`: ``window_sec``,
+    default the model's per-input limit, ``overlap_sec``, and the stretch) and every window
+    of every file is embedded in one runtime call. Each node's text is a caption such as
+    ``"audio talk.mp3 01:20–02:40"``; its metadata holds ``start_offset_sec``,
+    ``end_offset_sec``, ``segment_index``, ``modality`` ("audio"),
+    ``file_path``/``file_name`` and ``source``. Models that do not hear audio (all but
+    gemini-embedding-2) raise `UnsupportedMediaError` before any request.
+    """
+
+    _modality = "audio"
+
+    def __init__(
+        self,
+        embed_model: OmniMultiModalEmbedding,
+        segment_config: AudioSegmentConfig | None = None,
+        *,
+        text_template: str = "audio {file_name} {start}–{end}",
+    ):
+        """``segment_config`` sets the window, overlap and stretch; ``text_template``
+        formats each node's text from ``file_name``, ``start``, ``end`` and ``index``."""
+        super().__init__(embed_model, segment_config, text_template)
+
+    def _embed(
+        self, media: list[Media], config: AudioSegmentConfig | None, show_progress: bool
+    ) -> list[list[Embedding]]:
+        return self.embed_model.get_audio_segment_embedding_batch(
+            media, config, show_progress=show_progress
+        )
+
+    async def _aembed(
+        self, media: list[Media], config: AudioSegmentConfig | None, show_progress: bool
+    ) -> list[list[Embedding]]:
+        return await self.embed_model.aget_audio_segment_embedding_batch(
+            media, config, show_progress=show_progress
+        )
 
 
 @strict_keywords
