@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,10 +22,15 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-import yaml
 
-#: shared/ sits beside the repository clone (CI and the dev container alike).
-SHARED_DIR = Path(__file__).resolve().parents[1].parent / "shared"
+from omniembed.emulator.conformance.recordings import Cassette, load_cassette
+from omniembed.emulator.conformance.shapes import compare
+
+#: shared/ sits beside the repository clone (CI and the dev container alike);
+#: OMNIEMBED_SHARED_DIR points elsewhere (e.g. from a git worktree in another folder).
+SHARED_DIR = Path(
+    os.environ.get("OMNIEMBED_SHARED_DIR") or Path(__file__).resolve().parents[1].parent / "shared"
+)
 WIRE_SAMPLES_DIR = SHARED_DIR / "wire-samples"
 
 #: Keys the real service added after some recordings were made: gemini-embedding-2's
@@ -33,15 +39,10 @@ WIRE_SAMPLES_DIR = SHARED_DIR / "wire-samples"
 #: recording lacks it. Keys missing from the emulator's answer are never tolerated.
 NEWER_KEYS = frozenset({"usageMetadata"})
 
-try:
-    _Loader: Any = yaml.CSafeLoader  # ~8x faster than the pure-Python loader
-except AttributeError:  # PyYAML built without libyaml
-    _Loader = yaml.SafeLoader
-
 
 @functools.lru_cache(maxsize=64)
-def _load(path: Path) -> Any:
-    return yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)  # a safe loader
+def _load(path: Path) -> Cassette:
+    return load_cassette(path, WIRE_SAMPLES_DIR)
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ class Interaction:
     status: int
     response: Any  # the parsed JSON response body, or None (e.g. SSE)
     content_type: str | None
+    events: tuple[Any, ...] | None = None  # the JSON events of an SSE response
 
 
 def samples_available(subdir: str = "gemini") -> bool:
@@ -72,21 +74,18 @@ def load_interactions(pattern: str = "gemini/embed__*.yaml") -> list[Interaction
     """Every interaction of the recordings matching ``pattern`` under wire-samples/."""
     found: list[Interaction] = []
     for path in sorted(WIRE_SAMPLES_DIR.glob(pattern)):
-        data = _load(path)
-        items = data.get("interactions", [])
-        for index, item in enumerate(items):
-            request, response = item["request"], item["response"]
-            uri = urlsplit(request["uri"])
-            content_type = (response.get("headers", {}).get("content-type") or [None])[0]
+        exchanges = _load(path).exchanges
+        for exchange in exchanges:
             found.append(
                 Interaction(
-                    name=path.stem if len(items) == 1 else f"{path.stem}#{index}",
-                    method=request["method"],
-                    path=uri.path + (f"?{uri.query}" if uri.query else ""),
-                    body=request.get("parsed_body"),
-                    status=int(response["status"]["code"]),
-                    response=response.get("parsed_body"),
-                    content_type=content_type,
+                    name=path.stem if len(exchanges) == 1 else f"{path.stem}#{exchange.index}",
+                    method=exchange.method,
+                    path=exchange.target,
+                    body=exchange.json,
+                    status=exchange.response.status,
+                    response=exchange.response.json,
+                    content_type=exchange.response.content_type,
+                    events=exchange.response.events,
                 )
             )
     return found
@@ -111,60 +110,24 @@ def replay(client: httpx.Client, interaction: Interaction) -> httpx.Response:
 
 
 def shape_differences(
-    actual: Any, recorded: Any, path: str = "$", *, newer_keys: frozenset[str] = NEWER_KEYS
+    actual: Any, recorded: Any, *, newer_keys: frozenset[str] = NEWER_KEYS
 ) -> list[str]:
     """Where ``actual`` differs from ``recorded`` in structure (empty list: same shape).
 
-    Same dict keys (``newer_keys`` may be extra in ``actual``), same list lengths with
-    element-wise shapes, same JSON scalar kinds (number, string, bool, null). Values are
-    not compared.
+    The package's comparison (`omniembed.emulator.conformance.shapes.compare`: same keys,
+    list lengths, JSON kinds, vectors by length), except that ``newer_keys`` may be extra in
+    ``actual``. Values are not compared.
     """
-    if isinstance(recorded, dict):
-        if not isinstance(actual, dict):
-            return [f"{path}: expected an object, got {_kind(actual)}"]
-        problems = []
-        missing = recorded.keys() - actual.keys()
-        extra = actual.keys() - recorded.keys() - newer_keys
-        if missing:
-            problems.append(f"{path}: missing keys {sorted(missing)}")
-        if extra:
-            problems.append(f"{path}: unexpected keys {sorted(extra)}")
-        for key in recorded.keys() & actual.keys():
-            problems += shape_differences(
-                actual[key], recorded[key], f"{path}.{key}", newer_keys=newer_keys
-            )
-        return problems
-    if isinstance(recorded, list):
-        if not isinstance(actual, list):
-            return [f"{path}: expected an array, got {_kind(actual)}"]
-        if len(actual) != len(recorded):
-            return [f"{path}: expected {len(recorded)} elements, got {len(actual)}"]
-        problems = []
-        for i, (a, r) in enumerate(zip(actual, recorded, strict=True)):
-            problems += shape_differences(a, r, f"{path}[{i}]", newer_keys=newer_keys)
-            if len(problems) > 20:
-                break
-        return problems
-    if _kind(actual) != _kind(recorded):
-        return [f"{path}: expected a {_kind(recorded)}, got {_kind(actual)}"]
-    return []
+    return [
+        str(d)
+        for d in compare(actual, recorded)
+        if not (d.problem == "unexpected" and d.key in newer_keys)
+    ]
 
 
 def assert_same_shape(actual: Any, recorded: Any, **kwargs: Any) -> None:
     problems = shape_differences(actual, recorded, **kwargs)
     assert not problems, "response shape differs from the recording:\n" + "\n".join(problems)
-
-
-def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    return "array" if isinstance(value, list) else "object"
 
 
 @dataclass

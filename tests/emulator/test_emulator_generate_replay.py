@@ -13,12 +13,10 @@ from typing import Any
 
 import httpx
 import pytest
-import yaml
 
 from omniembed.emulator.generation_models import RETIRED
 from tests.wire_samples import (
     NEWER_KEYS,
-    WIRE_SAMPLES_DIR,
     Interaction,
     interaction_params,
     replay,
@@ -53,13 +51,6 @@ def _uses_file_search(interaction: Interaction) -> bool:
     return any("fileSearch" in tool or "file_search" in tool for tool in tools)
 
 
-def _sse_body(interaction: Interaction) -> list[dict[str, Any]]:
-    stem, _, index = interaction.name.partition("#")
-    data = yaml.safe_load((WIRE_SAMPLES_DIR / "gemini" / f"{stem}.yaml").read_text("utf-8"))
-    raw = data["interactions"][int(index or 0)]["response"]["body"]["string"]
-    return [json.loads(f.removeprefix("data: ")) for f in raw.split("\r\n\r\n") if f.strip()]
-
-
 def _strip(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _strip(v) for k, v in value.items() if k not in NOT_EMULATED}
@@ -82,7 +73,8 @@ def test_recorded_generation_interaction(http: httpx.Client, interaction: Intera
         return
     assert response.status_code == interaction.status, response.text[:500]
     if "alt=sse" in interaction.path:
-        recorded = _sse_body(interaction)
+        assert interaction.events is not None
+        recorded = list(interaction.events)
         frames = response.text.split("\r\n\r\n")
         actual = [json.loads(f.removeprefix("data: ")) for f in frames if f]
         assert response.headers["content-type"] == "text/event-stream"
