@@ -24,10 +24,10 @@ def test_demo_indexes_every_modality_and_answers_with_citations(
     out = capsys.readouterr().out
     assert "offline, on the built-in emulator" in out
     assert "not a model" in out
-    assert "indexed 8 files (11 pieces), 0 unchanged, 0 removed, 0 skipped, 0 failed" in out
+    assert "indexed 9 files (12 pieces), 0 unchanged, 0 removed, 0 skipped, 0 failed" in out
     assert "Re-indexed unchanged: 0 requests" in out
     answers = _answers(out)
-    assert len(answers) == 3
+    assert len(answers) == 4
     lighthouse = answers["When was the lighthouse built?"]
     assert lighthouse.split("Hits:\n")[1].startswith("  1. pdf_page  lighthouse-guide.pdf, page 1")
     assert "built in 1874" in lighthouse
@@ -41,6 +41,10 @@ def test_demo_indexes_every_modality_and_answers_with_citations(
         "Mostly orange: Source [1]: harbour-webcam.mp4 00:04–00:08; Source [2]: sunset.png"
         in orange
     )
+    # The recording, found by the frequency the question names, cited by its segment.
+    tone = answers["Which recording has a 220 Hz tone?"]
+    assert tone.split("Hits:\n")[1].startswith("  1. audio     foghorn.wav 00:00–00:03")
+    assert "Heard a steady tone near 220 Hz (Source [1]: foghorn.wav 00:00–00:03)." in tone
 
 
 def test_demo_live_without_a_key_says_what_to_do(

@@ -1,9 +1,9 @@
 """`omniembed demo`: the whole promise in one command.
 
-Writes a small sample corpus (notes, pictures, a three-page PDF, a short video), indexes
-it into one multimodal space with gemini-embedding-2 through the same pipeline as
-`omniembed index`, asks three questions and prints the ranked hits and grounded answers
-with their citations. Offline it runs on the built-in emulator; ``--live`` runs the same
+Writes a small sample corpus (notes, pictures, a three-page PDF, a short video, a foghorn
+recording), indexes it into one multimodal space with gemini-embedding-2 through the same
+pipeline as `omniembed index`, asks four questions and prints the ranked hits and grounded
+answers with their citations. Offline it runs on the built-in emulator; ``--live`` runs the same
 against the real Gemini API.
 
 Everything printed is deterministic (no timings, ports or temporary paths), so the README
@@ -24,6 +24,7 @@ QUESTIONS = (
     "When was the lighthouse built?",
     "When does the ferry leave for Seal Island?",
     "Which picture or video clip shows an orange sky?",
+    "Which recording has a 220 Hz tone?",
 )
 
 
@@ -42,8 +43,8 @@ def run_demo(out: Printer = print, *, live: bool = False) -> int:
             out("omniembed demo — live, on the Gemini API (gemini-embedding-2, gemini-2.5-flash).")
         else:
             out("omniembed demo — offline, on the built-in emulator. It speaks the Gemini API")
-            out("wire protocol; its vectors and answers are deterministic stand-ins (word and")
-            out("pixel features, the best-matching context sentence), not a model.")
+            out("wire protocol; its vectors and answers are deterministic stand-ins (word,")
+            out("pixel and sound features, the best-matching context sentence), not a model.")
         corpus = Path(tmp) / "harbour-guide"
         store = Path(tmp) / "store"
         files = write_corpus(corpus)

@@ -1,9 +1,12 @@
 """The demo's sample corpus, made in code at first run (nothing to download): text notes,
-three pictures, a three-page PDF and a short video — a small harbour town's guide."""
+three pictures, a three-page PDF, a short video and a foghorn recording — a small harbour
+town's guide."""
 
 from __future__ import annotations
 
 import io
+import math
+import wave
 from pathlib import Path
 
 from .media.probe import require
@@ -40,6 +43,12 @@ _PICTURES = (
 #: The video: 4 s of blue sea, then 4 s of orange dusk, at 2 frames per second.
 _VIDEO_COLOURS = ((20, 60, 160),) * 4 + ((250, 120, 40),) * 4
 
+#: The foghorn: a steady low tone (Hz) for this many seconds, as 8 kHz 16-bit mono WAV
+#: (~50 kB: the smallest rate that still carries the tone cleanly).
+FOGHORN_HZ = 220.0
+FOGHORN_SECONDS = 3
+_FOGHORN_RATE = 8000
+
 
 def write_corpus(folder: Path) -> list[Path]:
     """Write the sample corpus into ``folder`` (created if needed); return the files."""
@@ -49,6 +58,7 @@ def write_corpus(folder: Path) -> list[Path]:
         files[name] = _picture(sky, ground, sun)
     files["lighthouse-guide.pdf"] = text_pdf(GUIDE_PAGES)
     files["harbour-webcam.mp4"] = _video(_VIDEO_COLOURS, fps=2, size=32)
+    files["foghorn.wav"] = tone_wav(FOGHORN_HZ, FOGHORN_SECONDS, _FOGHORN_RATE)
     paths = []
     for name, data in sorted(files.items()):
         path = folder / name
@@ -87,6 +97,21 @@ def _video(colours: tuple[tuple[int, int, int], ...], fps: int, size: int) -> by
                     container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
+    return out.getvalue()
+
+
+def tone_wav(hz: float, seconds: float, rate: int) -> bytes:
+    """A sine tone as 16-bit mono WAV (stdlib only; the same bytes on every run)."""
+    samples = bytearray()
+    for n in range(round(seconds * rate)):
+        value = round(12_000 * math.sin(2 * math.pi * hz * n / rate))
+        samples += value.to_bytes(2, "little", signed=True)
+    out = io.BytesIO()
+    with wave.open(out, "wb") as writer:
+        writer.setnchannels(1)
+        writer.setsampwidth(2)
+        writer.setframerate(rate)
+        writer.writeframes(bytes(samples))
     return out.getvalue()
 
 

@@ -132,6 +132,32 @@ def test_noise_is_far_from_a_tone(http: httpx.Client) -> None:
     assert cos(noise, other_noise) > 0.97  # two takes of white noise are the same sound
 
 
+def test_a_frequency_in_a_text_finds_a_recording_of_that_tone(http: httpx.Client) -> None:
+    # The one bridge from words to sound (as colour words are to pixels): "440 Hz" in a
+    # text adds the vector of a steady 440 Hz tone.
+    tone_440, tone_1000 = embed(
+        http,
+        inline(sound.wav(sound.tone(3, 440, 8000), 8000), "audio/wav"),
+        inline(sound.wav(sound.tone(3, 1000)), "audio/wav"),
+    )
+    asks_440, asks_1000, no_frequency = embed(
+        http, {"text": "a 440 Hz tone"}, {"text": "a 1 kHz tone"}, {"text": "a tone"}
+    )
+
+    assert cos(asks_440, tone_440) > 0.45 and cos(asks_1000, tone_1000) > 0.45
+    assert abs(cos(asks_440, tone_1000)) < 0.1 and abs(cos(asks_1000, tone_440)) < 0.1
+    assert abs(cos(no_frequency, tone_440)) < 0.1
+    assert cos(asks_440, no_frequency) > 0.5  # still mostly its words
+
+
+def test_frequencies_are_read_with_their_units_within_the_heard_band() -> None:
+    from omniembed.emulator.audio import tone_mentions
+
+    text = "a 440 Hz hum, 1.2 kHz, 440hz again, 5 Hz, 9 kHz, v2.5 Hz, 3,000 Hz, 20000 Hz"
+    assert tone_mentions(text) == [440.0, 1200.0]
+    assert tone_mentions("no numbers here, nor 12 hertz") == []
+
+
 def test_audio_vectors_are_deterministic_across_processes(http: httpx.Client) -> None:
     data = sound.wav(sound.tone(2, 523))
     [here] = embed(http, inline(data, "audio/wav"))

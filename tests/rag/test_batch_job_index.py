@@ -34,10 +34,11 @@ def test_batch_job_indexes_like_direct_calls(
     assert code == 0, out
     assert "embedded by batch job batches/" in out
     assert len(_job_creations(emu)) == 1
-    # Direct embedding calls carry only the video's clips (videos are cut locally).
+    # Direct embedding calls carry only the video's clips and the audio's windows (both
+    # are cut into segments locally).
     direct = [r for r in emu.requests if r.path.endswith(":batchEmbedContents")]
     parts = [p for r in direct for q in r.json["requests"] for p in q["content"]["parts"]]
-    assert parts and all(_mime(p) == "video/mp4" for p in parts)
+    assert {_mime(p) for p in parts} == {"video/mp4", "audio/wav"}
     assert not (store / "batch-job.json").exists()  # done: nothing left to resume
     code, out, _ = run(capsys, "ask", "When was the lighthouse built?", *base, "--json")
     assert json.loads(out)["hits"][0]["source"] == "lighthouse.pdf"
@@ -48,7 +49,8 @@ def test_interrupted_wait_resumes_the_same_job(
     emu: Emulator, tmp_path: Path, meanwhile: str
 ) -> None:
     folder, store = corpus(tmp_path), tmp_path / "store"
-    (folder / "harbour.mp4").unlink()  # only batchable files
+    for timed in ("harbour.mp4", "foghorn.wav"):  # only batchable files (not segmented)
+        (folder / timed).unlink()
     emu.batch_step_sec = 600  # the job cannot finish while the first run waits
     first = subprocess.Popen(
         [sys.executable, "-m", "omniembed", "index", str(folder), "--store", str(store),
@@ -86,7 +88,7 @@ def test_interrupted_wait_resumes_the_same_job(
     else:  # a cancelled job has nothing to give: a new one is submitted
         assert report.batch_job != record["name"]
         assert len(_job_creations(emu)) == 2
-    assert not report.failed and len(report.indexed) == 6
+    assert not report.failed and len(report.indexed) == 5
     assert not record_file.exists()
     with Store.open(store) as opened:
         assert opened.count() == report.total_pieces > 0

@@ -20,6 +20,9 @@ as MP3 gives nearly the same descriptor, a 10 s cut of a steady recording matche
 and a different tone or noise does not. `vectors` projects it into the model's space the
 way it projects pixel descriptors, and `describe` turns it into the words the generation
 stand-in "heard" ("a steady tone near 440 Hz", "broadband noise", "speech-like sound").
+The one bridge from words to sound runs the other way: a frequency written in a text
+("a 220 Hz tone", `tone_mentions`) adds the vector of a steady tone at that frequency
+(`tone_descriptor`), as a colour word adds the pixels of that colour.
 
 At most `MAX_DECODE_SECONDS` are decoded (gemini-embedding-2 takes at most 80 s of audio
 and 120 s of video; generation describes the first two minutes of longer recordings).
@@ -31,10 +34,12 @@ from __future__ import annotations
 import hashlib
 import io
 import math
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, TypeVar
 
 import numpy as np
@@ -339,6 +344,33 @@ def _modulation(pcm: npt.NDArray[np.float64]) -> float:
     envelope = np.maximum(_envelope_db(pcm), SILENCE_DBFS)
     low, high = np.percentile(envelope, [10, 90])
     return float(min(1.0, max(0.0, (high - low) / 30.0)))
+
+
+#: "220 Hz", "1.2 kHz", "440hz": a number (not part of a longer token) and a unit.
+_TONE_WORDS = re.compile(r"(?<![\w.,])(\d+(?:\.\d+)?)\s*(k?hz)\b", re.I)
+#: Tones mentioned in one text that count (a text listing frequencies is not a sound).
+MAX_TONE_MENTIONS = 4
+
+
+def tone_mentions(text: str) -> list[float]:
+    """The frequencies ``text`` names in Hz ("a 220 Hz tone", "1.2 kHz"), in order, once
+    each, within the band the descriptor hears (`LOW_HZ` to `HIGH_HZ`)."""
+    found: list[float] = []
+    for number, unit in _TONE_WORDS.findall(text):
+        hz = float(number) * (1000.0 if unit.lower() == "khz" else 1.0)
+        if LOW_HZ <= hz < HIGH_HZ and hz not in found:
+            found.append(hz)
+        if len(found) == MAX_TONE_MENTIONS:
+            break
+    return found
+
+
+@lru_cache(maxsize=256)
+def tone_descriptor(hz: float) -> Vector:
+    """The descriptor of one second of a steady sine at ``hz``: what a recording of that
+    tone is heard as, whatever its length, volume or encoding."""
+    t = np.arange(RATE, dtype=np.float64) / RATE
+    return analyse((0.5 * np.sin(2 * np.pi * hz * t)).astype(np.float32)).descriptor
 
 
 def describe(heard: Hearing) -> str:

@@ -26,7 +26,9 @@ only: the multimodalembedding@001 and DashScope routes embed video frames throug
 `segment_descriptors` and ignore sound, as those services do). Interleaved parts are
 summed, then normalized. The one bridge between text and pixels: a colour word in a text
 ("orange") adds the pixel vector of that colour (see `colours`), so offline, colour words
-find pictures and video segments of that colour.
+find pictures and video segments of that colour. Likewise between text and sound: a
+frequency in a text ("a 220 Hz tone") adds the sound vector of a steady tone at that
+frequency (`audio.tone_mentions`), so offline it finds recordings of that tone.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..media.mime import Modality
-from .audio import hear, sound_track
+from .audio import hear, sound_track, tone_descriptor, tone_mentions
 from .colours import colour_words, solid
 from .contents import PDFIUM_LOCK, MediaPart, Part, TextPart, UriPart, content_text
 from .media_errors import MediaDecodeError
@@ -59,6 +61,8 @@ Vector = npt.NDArray[np.float32]
 W_TASK = 0.25
 #: Weight of each colour word's pixel direction against the unit text vector.
 W_COLOUR = 0.6
+#: Weight of each mentioned frequency's sound direction against the unit text vector.
+W_TONE = 0.6
 #: Weight of the title words against the unit text vector (a title counts a little).
 W_TITLE = 0.35
 #: Weight of a video's sound against its unit pixel vector: cos(clip with sound, the same
@@ -101,7 +105,7 @@ def content_vector(
     truncated = False
     if any(isinstance(p, TextPart) for p in parts):
         text_vec, truncated = text_vector(space, dim, body, model.max_tokens)
-        text_vec = _with_colours(text_vec, body, dim)
+        text_vec = _with_tones(_with_colours(text_vec, body, dim), body, dim)
         if title:
             text_vec = _unit(text_vec + W_TITLE * text_vector(space, dim, title, None)[0])
         components.append(text_vec)
@@ -123,6 +127,22 @@ def _with_colours(vector: Vector, text: str, dim: int) -> Vector:
     if not names:
         return vector
     return _unit(vector + W_COLOUR * np.sum([colour_vector(n, dim) for n in names], axis=0))
+
+
+def _with_tones(vector: Vector, text: str, dim: int) -> Vector:
+    """Add the sound direction of each frequency the text names (see `audio`)."""
+    tones = tone_mentions(text)
+    if not tones:
+        return vector
+    return _unit(vector + W_TONE * np.sum([tone_vector(hz, dim) for hz in tones], axis=0))
+
+
+@lru_cache(maxsize=256)
+def tone_vector(hz: float, dim: int) -> Vector:
+    """The sound vector of a steady tone at ``hz``."""
+    vector = _project("audio", tone_descriptor(hz), dim)
+    vector.flags.writeable = False
+    return vector
 
 
 @lru_cache(maxsize=256)

@@ -163,7 +163,8 @@ def _probe(media: Media) -> tuple[float, bool]:
                 seconds = _decoded_length(container, stream)
     except av.error.FFmpegError as exc:
         raise UnsupportedMediaError(
-            f"the audio cannot be decoded ({exc}); is the file corrupt?", source=media.source
+            f"the audio cannot be decoded ({_reason(exc)}); is the file corrupt?",
+            source=media.source,
         ) from exc
     if seconds <= 0:
         raise UnsupportedMediaError("the audio is empty (0 s long)", source=media.source)
@@ -185,8 +186,8 @@ def cut_audio(media: Media, start_sec: float, end_sec: float) -> AudioWindow:
             return _reencode(av, container, stream, start_sec, end_sec, media)
     except av.error.FFmpegError as exc:
         raise UnsupportedMediaError(
-            f"cannot cut the audio ({exc}); is the file corrupt, or its codec one this "
-            "PyAV build does not decode?",
+            f"cannot cut the audio ({_reason(exc)}); is the file corrupt, or its codec one "
+            "this PyAV build does not decode?",
             source=media.source,
         ) from exc
 
@@ -195,6 +196,11 @@ def _open(media: Media) -> tuple[ModuleType, object]:
     av = require("av", purpose="cut audio into segments")
     source: object = str(media.path) if media.path is not None else io.BytesIO(media.read_bytes())
     return av, source
+
+
+def _reason(exc: Exception) -> str:
+    """FFmpeg's words without the file name it appends (the error names the source)."""
+    return str(getattr(exc, "strerror", None) or exc)
 
 
 def _copy_format(container_format: str, codec: str) -> str | None:

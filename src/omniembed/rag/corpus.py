@@ -1,9 +1,9 @@
 """Walking a folder and turning each file into pieces to embed.
 
 Text and Markdown become chunks; images one piece; PDF pages their text and rendered image
-(one fused input where the model fuses, else separate pieces); videos are segmented by the
-embedder (`Embedder.embed_videos`); audio only where the model embeds it. Anything else is
-skipped with a reason.
+(one fused input where the model fuses, else separate pieces). Video and audio are timed
+media: the embedder cuts them into segments (`Embedder.embed_videos`, `embed_audios`), one
+piece each, where the model embeds that modality. Anything else is skipped with a reason.
 """
 
 from __future__ import annotations
@@ -13,10 +13,13 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from ..errors import UnsupportedMediaError
 from ..media import Media
-from ..media.mime import Modality
+from ..media.mime import Modality, guess_mime_from_name, modality_of
+from ..media.probe import probe_or_none, tracks
+from ..types import AudioSegmentConfig
 from .chunking import chunk_text, iter_chunks, read_text_blocks
 from .embedders import Capabilities
 from .pieces import Group, Piece, PieceModality, clock
@@ -55,20 +58,30 @@ class Skip(Exception):
 
 
 PieceInput = tuple[Piece, EmbedInput]
+TimedModality = Literal["video", "audio"]
+
+
+@dataclass(frozen=True)
+class TimedMedia:
+    """A video or an audio file: embedded as timed segments, one piece each."""
+
+    media: Media
+    modality: TimedModality
 
 
 @dataclass
 class FilePlan:
     """What to embed for one file. `items` yields each piece with the input that gives its
-    vector, reading the file as it goes (a 100 MB text is never held whole); a video is
-    embedded with `Embedder.embed_videos` and its pieces made from the segments."""
+    vector, reading the file as it goes (a 100 MB text is never held whole); timed media
+    (``timed``: video, audio) are cut into segments by the embedder, and their pieces made
+    from the segments (`timed_pieces`)."""
 
     file: SourceFile
     sha256: str
     caps: Capabilities
     model: str
     media: Media | None = None
-    video: Media | None = None
+    timed: TimedMedia | None = None
 
     @property
     def title(self) -> str:
@@ -76,13 +89,13 @@ class FilePlan:
 
     @property
     def is_text(self) -> bool:
-        return self.media is None and self.video is None
+        return self.media is None and self.timed is None
 
     def items(self, on_bytes: Callable[[int], None] | None = None) -> Iterator[PieceInput]:
         """The pieces in order. Raises `Skip` at the end when the file gave none (no text;
         a scanned PDF for a text-only model), other errors when it cannot be read."""
-        if self.video is not None:
-            raise ValueError("a video's pieces come from its segments")
+        if self.timed is not None:
+            raise ValueError(f"a {self.timed.modality}'s pieces come from its segments")
         if self.is_text:
             pieces = self._text(on_bytes)
         elif self.media is not None and self.media.mime_type == "application/pdf":
@@ -126,11 +139,7 @@ class FilePlan:
 
     def _single(self) -> Iterator[_Part]:
         assert self.media is not None
-        name = self.file.path.name
-        if self.media.modality is Modality.AUDIO:
-            yield self.media, "audio", f"audio {name}", "av", None
-        else:
-            yield self.media, "image", f"image {name}", "visual", None
+        yield self.media, "image", f"image {self.file.path.name}", "visual", None
 
 
 #: One piece before numbering: the input, its modality, text, group and page.
@@ -191,7 +200,9 @@ def _outside(path: Path, root: Path) -> SourceFile:
 
 def plan_file(file: SourceFile, caps: Capabilities, model: str, sha256: str) -> FilePlan:
     """How to embed one file. Raises `Skip` for files not to embed by their type, size or
-    the model; `FilePlan.items` finds the rest (no text, unreadable content)."""
+    the model, `UnsupportedMediaError` for video or audio that cannot be opened (a corrupt
+    file: reported as failed, not skipped); `FilePlan.items` finds the rest (no text,
+    unreadable content)."""
     if file.size == 0:
         raise Skip("empty file")
     plan = FilePlan(file, sha256, caps, model)
@@ -202,6 +213,7 @@ def plan_file(file: SourceFile, caps: Capabilities, model: str, sha256: str) -> 
         mime = media.mime_type
         modality = media.modality
     except UnsupportedMediaError:
+        _unrecognised_timed(file, caps, model)
         raise Skip("unsupported file type") from None
     if mime == "application/pdf":
         plan.media = media
@@ -210,26 +222,81 @@ def plan_file(file: SourceFile, caps: Capabilities, model: str, sha256: str) -> 
         if not caps.images:
             raise Skip(f"{model} embeds text only")
         plan.media = media
-    elif modality is Modality.VIDEO:
-        if not caps.video:
+    elif modality in (Modality.VIDEO, Modality.AUDIO):
+        kind = _timed_modality(media, modality, caps)
+        if kind == "video" and not caps.video:
             raise Skip(f"{model} does not embed video")
-        plan.video = media
-    elif modality is Modality.AUDIO:
-        if not caps.audio:
+        if kind == "audio" and not caps.audio:
             raise Skip(f"{model} does not embed audio")
-        plan.media = media
+        plan.timed = TimedMedia(media, kind)
     else:
         raise Skip(f"unsupported file type ({mime})")
     return plan
 
 
-def video_pieces(source: str, name: str, spans: Sequence[tuple[float, float]]) -> list[Piece]:
-    """One piece per embedded video segment."""
+def _timed_modality(media: Media, sniffed: Modality, caps: Capabilities) -> TimedModality:
+    """Video or audio, by the file's tracks where that can change what happens to it: an
+    MP4 holding only sound (e.g. an .m4a written with a generic brand) sniffs as
+    video/mp4, while a video with a sound track is still a video. Audio MIME types (MP3,
+    WAV, FLAC, Ogg, M4A brands) carry no picture, so they are not opened here. A file that
+    cannot be opened raises `UnsupportedMediaError`, unless the model embeds neither video
+    nor audio (then only the reason it is skipped depends on the answer)."""
+    if sniffed is Modality.AUDIO:
+        return "audio"
+    try:
+        found = probe_or_none(tracks, media)
+    except UnsupportedMediaError:
+        if caps.video or caps.audio:
+            raise
+        found = None
+    if found is None:  # no PyAV: the MIME type is all there is (cutting needs PyAV anyway)
+        return "video"
+    has_video, has_audio = found
+    if has_video or not (has_audio or caps.video or caps.audio):
+        return "video"
+    if has_audio:
+        return "audio"
+    raise UnsupportedMediaError(
+        "the file has neither a video nor an audio track", source=media.source
+    )
+
+
+def _unrecognised_timed(file: SourceFile, caps: Capabilities, model: str) -> None:
+    """A file named like video or audio whose content is neither is taken as corrupt (a
+    failure to report), not as a type to skip: the name says what it was meant to be.
+    For a model that does not embed that kind anyway, it is skipped as such."""
+    guessed = guess_mime_from_name(file.path.name)
+    kind = modality_of(guessed) if guessed else None
+    if kind is Modality.AUDIO and not caps.audio:
+        raise Skip(f"{model} does not embed audio")
+    if kind is Modality.VIDEO and not caps.video:
+        raise Skip(f"{model} does not embed video")
+    if kind in (Modality.VIDEO, Modality.AUDIO):
+        what = "an audio" if kind is Modality.AUDIO else "a video"
+        raise UnsupportedMediaError(
+            f"the content is not {what} format omniembed recognises, though the name says "
+            "it is one; is the file corrupt or truncated?",
+            source=str(file.path),
+        )
+
+
+def audio_segment_config(caps: Capabilities) -> AudioSegmentConfig:
+    """How an index cuts audio: windows as long as the model hears per input (fewest
+    vectors, each hearing the most context), without overlap."""
+    if caps.audio_window_sec is None:
+        raise ValueError("this model does not embed audio")
+    return AudioSegmentConfig(window_sec=caps.audio_window_sec)
+
+
+def timed_pieces(
+    source: str, name: str, modality: TimedModality, spans: Sequence[tuple[float, float]]
+) -> list[Piece]:
+    """One piece per embedded segment of a video or audio file."""
     return [
         Piece(
             source=source,
-            modality="video",
-            text=f"video {name} {clock(start)}–{clock(end)}",
+            modality=modality,
+            text=f"{modality} {name} {clock(start)}–{clock(end)}",
             group="av",
             ordinal=n,
             start_offset_sec=start,

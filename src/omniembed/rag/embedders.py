@@ -93,6 +93,8 @@ class Capabilities:
     #: A PDF page's text and rendered image go in as ONE fused input (one vector).
     fused_pages: bool
     min_video_interval_sec: float = 0.0
+    #: Audio window length: the most the model hears per input (``audio`` models only).
+    audio_window_sec: float | None = None
 
 
 def build_quota(
@@ -211,8 +213,16 @@ def capabilities(embedder: Embedder) -> Capabilities:
     from ..providers.gemini import GeminiEmbedder
 
     if isinstance(embedder, GeminiEmbedder):
-        multimodal = embedder.spec.multimodal
-        return Capabilities(_TEXT_CHARS, multimodal, multimodal, multimodal, multimodal)
+        spec = embedder.spec
+        multimodal = spec.multimodal
+        return Capabilities(
+            _TEXT_CHARS,
+            multimodal,
+            multimodal,
+            multimodal,
+            multimodal,
+            audio_window_sec=spec.max_audio_seconds if multimodal else None,
+        )
     from ..providers.vertex_multimodal import (
         MIN_INTERVAL_SEC,
         VIDEO_DIMENSION,

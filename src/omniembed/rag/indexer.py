@@ -34,9 +34,19 @@ from ..errors import (
 from ..providers.base import Embedder
 from ..providers.gemini import GeminiEmbedder
 from ..tasks import Task
-from ..types import EmbeddingResult, VideoSegmentConfig
+from ..types import Embedding, EmbeddingResult, VideoSegmentConfig
 from .batch_job_record import PendingBatchJob
-from .corpus import EmbedInput, FilePlan, Skip, SourceFile, plan_file, video_pieces, walk
+from .corpus import (
+    EmbedInput,
+    FilePlan,
+    Skip,
+    SourceFile,
+    TimedMedia,
+    audio_segment_config,
+    plan_file,
+    timed_pieces,
+    walk,
+)
 from .defaults import DEFAULT_VIDEO_INTERVAL_SEC
 from .embedders import (
     Capabilities,
@@ -133,7 +143,10 @@ def index_folder(
     file, so a run that fails or is killed leaves a store the next (corrected) call
     resumes. A store holding vectors of another model is refused unless ``rebuild=True``,
     which drops them (the cache keeps every vector paid for). Large files are read and
-    embedded as a stream, in calls of at most a few hundred pieces.
+    embedded as a stream, in calls of at most a few hundred pieces. Video is cut into
+    segments of ``video_interval_sec``, audio (models that hear it) into windows as long
+    as the model takes per input (80 s for gemini-embedding-2): one piece per segment,
+    with its time range. A file with a picture track is a video, sound or not.
 
     A file whose size and mtime match its entry is taken as unchanged without reading it
     (unless it changed within 2 s of its last check); ``verify=True`` hashes every file, for
@@ -151,9 +164,10 @@ def index_folder(
     the run stops with `IndexPausedError`: what got embedded is kept, and the same call
     after the reset sends only the rest.
 
-    ``batch_job=True`` (Gemini API only) embeds every changed file except videos in one
-    Gemini batch job — cheaper, but it can take hours. The job's name is kept in the store,
-    so a run that is interrupted while waiting picks the same job up again.
+    ``batch_job=True`` (Gemini API only) embeds every changed file except videos and audio
+    (cut into segments, embedded directly) in one Gemini batch job — cheaper, but it can
+    take hours. The job's name is kept in the store, so a run that is interrupted while
+    waiting picks the same job up again.
     """
     root, directory = _check(path, store_dir, video_interval_sec, max_group_files)
     settings = _settings(directory, provider, model, dimension, project, location, rebuild)
@@ -505,8 +519,8 @@ class _Run:
         except Exception as exc:  # a corrupt or unreadable file must not stop the run
             self._fail_source(source, describe(exc))
             return
-        if plan.video is not None:
-            self._embed_video(plan, todo)
+        if plan.timed is not None:
+            self._embed_timed(plan, plan.timed, todo)
             self.store.save_manifest(soon=True)
             return
         file = _File(plan, todo.pieces, todo.read_ns)
@@ -631,34 +645,42 @@ class _Run:
         self._store_window(window, results)
         pending.forget()
 
-    def _embed_video(self, plan: FilePlan, todo: Todo) -> None:
-        assert plan.video is not None
+    def _embed_timed(self, plan: FilePlan, timed: TimedMedia, todo: Todo) -> None:
+        """A video or audio file: cut into segments and embedded by the embedder (one
+        call), one piece per segment."""
         file = _File(plan, todo.pieces, todo.read_ns, read_all=True)
-        config = VideoSegmentConfig(interval_sec=self.video_interval_sec)
         try:
-            [segments] = self.embedder.embed_videos(
-                [plan.video], config, task=Task.RETRIEVAL_DOCUMENT
-            )
+            segments = self._segments(timed)
         except FATAL_ERRORS:
             raise
         except DailyQuotaExceededError as exc:
-            # The clips embedded so far are in the cache; the video is stored next time.
+            # The segments embedded so far are in the cache; the file is stored next time.
             self._count()
             self._drop(plan.file.source)
             raise _DailyStop(exc) from exc
-        except Exception as exc:
+        except Exception as exc:  # corrupt or undecodable media must not stop the run
             self._count()
             self._fail(file, describe(exc))
             return
         self._count()
         if not segments:
-            self._fail(file, "the service returned no video segments")
+            self._fail(file, f"the service returned no {timed.modality} segments")
             return
         spans = [(s.start_offset_sec or 0.0, s.end_offset_sec or 0.0) for s in segments]
-        pieces = video_pieces(plan.file.source, plan.title, spans)
+        pieces = timed_pieces(plan.file.source, plan.title, timed.modality, spans)
         self._write(file, pieces, [s.vector for s in segments])
         if not file.failed:
             self._complete(file)
+
+    def _segments(self, timed: TimedMedia) -> list[Embedding]:
+        task = Task.RETRIEVAL_DOCUMENT
+        if timed.modality == "video":
+            clips = VideoSegmentConfig(interval_sec=self.video_interval_sec)
+            [segments] = self.embedder.embed_videos([timed.media], clips, task=task)
+        else:
+            windows = audio_segment_config(self.caps)
+            [segments] = self.embedder.embed_audios([timed.media], windows, task=task)
+        return segments
 
     def _count(self) -> None:
         stats = self.embedder.last_stats

@@ -59,8 +59,10 @@ class Piece:
 
 
 def clock(seconds: float) -> str:
-    """``mm:ss`` (whole seconds, rounded down) for citations."""
-    minutes, secs = divmod(int(seconds + 1e-6), 60)
+    """``mm:ss`` for citations, to the nearest second: segments cut by stream copy start
+    at a packet or keyframe a few milliseconds before the requested time (79.98 s reads
+    01:20, not 01:19)."""
+    minutes, secs = divmod(int(seconds + 0.5), 60)
     return f"{minutes:02d}:{secs:02d}"
 
 

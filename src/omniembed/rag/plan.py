@@ -25,7 +25,16 @@ from ..providers.estimate import Estimate
 from ..providers.estimate import format_duration as duration
 from ..runtime.quota import QuotaLimits, minimum_seconds
 from ..tasks import Task
-from .corpus import PAGE_DPI, PAGE_MAX_SIDE, EmbedInput, Skip, SourceFile, plan_file
+from .corpus import (
+    PAGE_DPI,
+    PAGE_MAX_SIDE,
+    EmbedInput,
+    Skip,
+    SourceFile,
+    TimedMedia,
+    audio_segment_config,
+    plan_file,
+)
 from .embedders import Capabilities, EmbedderSettings
 from .manifest import FileEntry
 from .report import FileIssue
@@ -45,7 +54,8 @@ class IndexPlan:
 
     provider: str
     model: str
-    #: Files (and their pieces) to embed; video pieces are counted from the videos' length.
+    #: Files (and their pieces) to embed; video and audio pieces are counted from the
+    #: files' length.
     files: int
     pieces: int
     #: Files already in the store as they are, and their pieces.
@@ -59,9 +69,13 @@ class IndexPlan:
     video_pieces: int
     #: The quota the run works under.
     quota: QuotaLimits
-    #: Requests, tokens, time and price for the pieces other than video segments (None
-    #: when there are none).
+    #: Requests, tokens, time and price for the pieces other than video and audio segments
+    #: (None when there are none).
     estimate: Estimate | None
+    #: Audio files among ``files``: cut into windows only when indexing, so not in
+    #: ``estimate`` either.
+    audios: int = 0
+    audio_pieces: int = 0
 
     @property
     def total_pieces(self) -> int:
@@ -112,12 +126,15 @@ class IndexPlan:
                 lines.append(f"price: ${e.price_usd:.4f} interactive{batch} (estimated)")
             else:
                 lines.append(f"price: not known for {self.model} here")
-        if self.videos:
-            lines.append(
-                f"videos: {_count(self.videos, 'file')}, about "
-                f"{_count(self.video_pieces, 'segment')} (cut into clips when indexing; not "
-                "in the figures above)"
-            )
+        for label, files, pieces, how in (
+            ("videos", self.videos, self.video_pieces, "clips"),
+            ("audio", self.audios, self.audio_pieces, "windows"),
+        ):
+            if files:
+                lines.append(
+                    f"{label}: {_count(files, 'file')}, about {_count(pieces, 'segment')} "
+                    f"(cut into {how} when indexing; not in the figures above)"
+                )
         return "\n".join(lines)
 
     def _time(self) -> str:
@@ -143,15 +160,20 @@ class IndexPlan:
                 f"; needs {e.days} days of the daily quota "
                 f"({self.quota.requests_per_day:,.0f} requests/day): the run stops at the cap"
             )
-        if self.videos:
-            text += f"; plus {_count(self.videos, 'video')}, not in the estimate"
+        timed = [_count(self.videos, "video")] if self.videos else []
+        if self.audios:
+            timed.append(_count(self.audios, "audio file"))
+        if timed:
+            text += f"; plus {' and '.join(timed)}, not in the estimate"
         return text
 
 
 def plan_key(caps: Capabilities, video_interval_sec: float) -> str:
     # Pieces depend on these settings too: changing them re-indexes the files.
     shape = (caps.text_chars, caps.fused_pages, caps.images, PAGE_DPI, PAGE_MAX_SIDE)
-    return fingerprint(*shape, video_interval_sec)
+    # Only models that hear audio have audio pieces: the others' stores keep their keys.
+    audio = ("audio windows", caps.audio_window_sec) if caps.audio else ()
+    return fingerprint(*shape, video_interval_sec, *audio)
 
 
 @dataclass(frozen=True)
@@ -160,7 +182,8 @@ class Todo:
 
     file: SourceFile
     sha256: str
-    #: Its pieces as the survey counted them (a video's: an estimate from its length).
+    #: Its pieces as the survey counted them (a video's or an audio's: an estimate from
+    #: its length).
     pieces: int = 0
     #: When its content was read (hashed): its stat is trusted next time only if it was
     #: last modified well before that.
@@ -218,8 +241,9 @@ class Survey:
         self.todo: list[Todo] = []
         self.unchanged_pieces = 0
         self.pieces = 0
-        self.videos = 0
-        self.video_pieces = 0
+        #: Timed files to embed and their estimated segments, by modality.
+        self.timed_files = {"video": 0, "audio": 0}
+        self.timed_pieces = {"video": 0, "audio": 0}
         self._estimates: list[Estimate] = []
         self._windows = Windows(max_group_files)
         #: The current window: its inputs with their titles, and which file each is of.
@@ -283,14 +307,17 @@ class Survey:
             return
         try:
             plan = plan_file(file, self.caps, self.settings.model, sha256)
+            segments = self._segments(plan.timed) if plan.timed is not None else 0
         except Skip as skip:
             self.skipped.append(FileIssue(file.source, str(skip)))
             return
-        if plan.video is not None:
-            segments = _video_segments(plan.video, self.video_interval_sec)
+        except Exception as exc:  # a corrupt or unreadable file must not stop the run
+            self.failed.append(FileIssue(file.source, describe(exc)))
+            return
+        if plan.timed is not None:
             self.todo.append(Todo(file, sha256, segments, read_ns))
-            self.videos += 1
-            self.video_pieces += segments
+            self.timed_files[plan.timed.modality] += 1
+            self.timed_pieces[plan.timed.modality] += segments
             self.pieces += segments
             return
         mark = len(self._inputs)
@@ -316,6 +343,19 @@ class Survey:
         self._files += 1
         if self._windows.full(len(self._inputs), self._files):
             self._estimate()
+
+    def _segments(self, timed: TimedMedia) -> int:
+        """How many segments a video or audio will be cut into, from its length. An audio
+        that cannot be opened or decoded raises (it cannot be cut: the run reports it as
+        failed); a video's header not saying its length counts as one segment."""
+        if timed.modality == "video":
+            return _video_segments(timed.media, self.video_interval_sec)
+        from ..media.audio import audio_duration_sec, audio_windows
+
+        config = audio_segment_config(self.caps)
+        assert config.window_sec is not None
+        seconds = audio_duration_sec(timed.media)
+        return len(audio_windows(seconds, config, config.window_sec))
 
     def _estimate(self) -> None:
         """Estimate the current window as the run will send it; inputs the provider
@@ -356,10 +396,12 @@ class Survey:
             unchanged_pieces=self.unchanged_pieces,
             skipped=len(self.skipped),
             unreadable=len(self.failed),
-            videos=self.videos,
-            video_pieces=self.video_pieces,
+            videos=self.timed_files["video"],
+            video_pieces=self.timed_pieces["video"],
             quota=quota.limits,
             estimate=_combine(self._estimates, quota.limits, quota.window_sec),
+            audios=self.timed_files["audio"],
+            audio_pieces=self.timed_pieces["audio"],
         )
 
 

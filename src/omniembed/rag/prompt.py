@@ -62,10 +62,23 @@ def _media(hit: Hit, root: Path, follow_links: bool) -> Part | None:
         if hit.modality == "video":
             # Only the matching stretch: the model watches the clip, not the whole file.
             return MediaPart(media, hit.start_offset_sec, hit.end_offset_sec)
+        start, end = hit.start_offset_sec, hit.end_offset_sec
+        if hit.modality == "audio" and start is not None and end is not None:
+            return _audio_window(media, start, end)
         return media
     except Exception as exc:  # the answer still gets the hit's text and citation
         logger.warning("not attaching %s: %s", hit.citation, exc)
         return None
+
+
+def _audio_window(media: Media, start: float, end: float) -> Media:
+    """The segment's stretch of an audio file, cut locally: the API's clipping metadata
+    (``videoMetadata``) is documented for video only, so the model hears just the matching
+    stretch by being sent just that (MP3 and WAV by stream copy, else 16 kHz mono WAV)."""
+    from ..media.audio import cut_audio
+
+    window = cut_audio(media, start, end)
+    return Media.from_bytes(window.data, window.mime_type)
 
 
 def _page_image(path: Path, page: int) -> Media:
