@@ -26,6 +26,7 @@ import contextlib
 import functools
 import json
 import logging
+import re
 import socket
 import struct
 import time
@@ -44,6 +45,7 @@ from .dashscope_errors import dashscope_body, invalid_parameter, rate_quota
 from .faults import FaultPlan, fault_setting
 from .files_api import FilesRequest, FileStore, Reply
 from .gcs import gcs_response
+from .generation_models import generation_model
 from .google_errors import (
     JSON_CONTENT_TYPE,
     GoogleError,
@@ -322,10 +324,25 @@ class Dispatcher:
             return web.Response(status=reply.status, body=reply.body, headers=reply.headers)
         if call.route in routes_generate.GENERATE_ROUTES:
             return await self._generate(call, wire.query, parsed)
+        if call.route == "listModels":
+            payload = dumps(routes_gemini.list_models(call, wire.query))
+            return web.Response(body=payload, headers={"Content-Type": JSON_CONTENT_TYPE})
+        if call.route == "countTokens" and (
+            call.api == "vertex" or generation_model(call.model or "") is not None
+        ):
+            return await self._count_tokens(call, parsed)
         handler = HANDLERS[(call.api, call.route)]
         payload = await loop.run_in_executor(None, _run_handler, handler, call, parsed)
         if subject is not None and cost is not None:
             self._model_quotas.embedded(*subject, cost)
+        return web.Response(body=payload, headers={"Content-Type": JSON_CONTENT_TYPE})
+
+    async def _count_tokens(self, call: Call, parsed: Any) -> web.Response:
+        """``countTokens`` of a generation model (its fileData resolve like generation's)."""
+        sources = routes_generate.Sources(self._files, self._settings.gcs_objects)
+        handler = functools.partial(routes_generate.count_tokens, sources=sources)
+        loop = asyncio.get_running_loop()
+        payload = await loop.run_in_executor(None, _run_handler, handler, call, parsed)
         return web.Response(body=payload, headers={"Content-Type": JSON_CONTENT_TYPE})
 
     async def _generate(
@@ -448,9 +465,11 @@ def _parse_json(body: bytes) -> tuple[Any, str | None]:
     if not body.strip():
         return None, None
     try:
-        value = json.loads(body)
+        value = json.loads(body, parse_constant=_no_constant)
     except RecursionError:  # nesting deeper than Python's stack: not a 500
         return None, _TOO_DEEP
+    except _BareConstant as exc:
+        return None, _unexpected_token(body, exc.token)
     except (ValueError, UnicodeDecodeError) as exc:
         where = ""
         if isinstance(exc, json.JSONDecodeError):
@@ -459,6 +478,34 @@ def _parse_json(body: bytes) -> tuple[Any, str | None]:
     if too_deep(value):
         return None, _TOO_DEEP
     return value, None
+
+
+class _BareConstant(ValueError):
+    def __init__(self, token: str) -> None:
+        super().__init__(token)
+        self.token = token
+
+
+def _no_constant(token: str) -> Any:
+    """Python reads ``NaN``, ``Infinity`` and ``-Infinity``; JSON (RFC 8259) and Google's
+    parser do not."""
+    raise _BareConstant(token)
+
+
+def _unexpected_token(body: bytes, token: str) -> str:
+    """Google's words for a bare ``NaN``/``Infinity``: the 20 characters either side of it
+    and a caret under it, as users post them from the Gemini API (google-genai
+    ``ClientError: 400 INVALID_ARGUMENT ... 'Invalid JSON payload received. Unexpected
+    token.\\n75, "Cocoa (CC=F)": NaN, "Coffee (KC=F)"\\n                    ^'``) and from
+    other Google APIs on the same front end (BigQuery's insertAll: ``Unexpected token.
+    association_score": NaN, "trial_weight":`` with the caret under ``NaN``)."""
+    text = body.decode("utf-8", "replace")
+    # The first occurrence outside a string literal (strings are skipped whole).
+    tokens = re.finditer(r'"(?:[^"\\]|\\.)*"|' + re.escape(token), text)
+    at = next((m.start() for m in tokens if not m.group().startswith('"')), 0)
+    start = max(0, at - 20)
+    snippet = text[start : at + 20]
+    return f"Invalid JSON payload received. Unexpected token.\n{snippet}\n{' ' * (at - start)}^"
 
 
 _TOO_DEEP = (

@@ -19,9 +19,11 @@ from ..errors import OmniEmbedError
 from ..media import Media
 from ..media.probe import image_size, media_duration_sec
 from .audio import describe, hear
+from .audio import header as audio_header
 from .colours import dominant_colour
 from .contents import PDFIUM_LOCK
 from .generate_request import Blob, Clip
+from .generation_models import Profile
 from .media_errors import MediaDecodeError
 from .proto_json import Violation
 from .vectors import clip_thumbnails, image_thumbnail
@@ -46,11 +48,21 @@ class Seen:
     heard: str | None = None
 
 
-def see(blob: Blob, path: str) -> Seen:
-    """Decode ``blob`` enough to describe it; undecodable bytes are the service's 400."""
+def see(blob: Blob, path: str, profile: Profile) -> Seen:
+    """Decode ``blob`` enough to describe it; undecodable bytes are the service's 400.
+    ``profile``: the model family, whose billing of PDFs and silent sound tracks differs."""
     mime = blob.mime_type
     if blob.data is None:  # an http(s) URL the emulator does not fetch
-        return Seen(f"{mime} {blob.source} (not fetched)", {_modality(mime): TOKENS_PER_IMAGE})
+        tokens = {_modality(mime, profile): TOKENS_PER_IMAGE}
+        if mime.startswith("video/"):
+            # Assumed to have sound: every recorded answer about a YouTube video bills AUDIO
+            # (test_google_model_youtube_video_url_input, ..._mobile_youtube_..., ..._with_
+            # vendor_metadata, test_google_url_input[VideoUrl (YouTube)]), as does one about
+            # an mp4 URL (test_multimodal_tool_return_matrix[direct-url-video-google_vertex]).
+            # A silent video at a URL (test_google_url_input[VideoUrl], a webm) bills none:
+            # the emulator, which never fetches, cannot tell.
+            tokens["AUDIO"] = TOKENS_PER_AUDIO_SECOND
+        return Seen(f"{mime} {blob.source} (not fetched)", tokens)
     try:
         if mime.startswith("text/") or mime in ("application/json", "application/rtf"):
             text = blob.data.decode("utf-8", errors="replace")
@@ -63,9 +75,8 @@ def see(blob: Blob, path: str) -> Seen:
         if mime == "application/pdf":
             pages, text = _pdf(blob.data)
             plural = "s" if pages != 1 else ""
-            return Seen(
-                f"{mime} {pages} page{plural}", {"DOCUMENT": pages * TOKENS_PER_PDF_PAGE}, text
-            )
+            tokens = {_modality(mime, profile): pages * TOKENS_PER_PDF_PAGE}
+            return Seen(f"{mime} {pages} page{plural}", tokens, text)
         seconds = media_duration_sec(Media.from_bytes(blob.data, mime))
     except OmniEmbedError as exc:
         raise Violation(path, f"Unable to process input {mime} data ({exc})") from None
@@ -78,10 +89,10 @@ def see(blob: Blob, path: str) -> Seen:
             raise Violation(path, f"Unable to process input {mime} data ({exc})") from None
         tokens = {"AUDIO": math.ceil(seconds * TOKENS_PER_AUDIO_SECOND)}
         return Seen(f"{mime} {_secs(seconds)}, {heard}", tokens, heard=heard)
-    return _video(mime, blob.data, seconds, blob.clip or Clip(), path)
+    return _video(mime, blob.data, seconds, blob.clip or Clip(), path, profile)
 
 
-def _video(mime: str, data: bytes, seconds: float, clip: Clip, path: str) -> Seen:
+def _video(mime: str, data: bytes, seconds: float, clip: Clip, path: str, profile: Profile) -> Seen:
     start = clip.start or 0.0
     end = min(clip.end, seconds) if clip.end is not None else seconds
     if start >= seconds:
@@ -90,15 +101,35 @@ def _video(mime: str, data: bytes, seconds: float, clip: Clip, path: str) -> See
         )
     fps = clip.fps or DEFAULT_FPS
     frames = max(1, int((end - start) * fps))
-    # The service lists an AUDIO entry for every video; the stand-in does not decode the
-    # sound track, so it counts 0 tokens (proto3 then omits tokenCount, as recorded).
-    tokens = {"VIDEO": frames * TOKENS_PER_VIDEO_FRAME, "AUDIO": 0}
+    tokens = {"VIDEO": frames * TOKENS_PER_VIDEO_FRAME}
+    audio = _video_audio_tokens(data, end - start, profile, path, mime)
+    if audio is not None:
+        tokens["AUDIO"] = audio
     try:
         colour = dominant_colour(np.concatenate(clip_thumbnails(data, start, end)))
     except MediaDecodeError as exc:  # e.g. an MP4 with only a sound track
         raise Violation(path, f"Unable to process input {mime} data ({exc})") from None
     note = f"{mime} {_secs(start)}-{_secs(end)} at {fps:g} fps, mostly {colour}"
     return Seen(note, tokens, colour=colour)
+
+
+def _video_audio_tokens(
+    data: bytes, seconds: float, profile: Profile, path: str, mime: str
+) -> int | None:
+    """The AUDIO tokens a video part bills (None: no AUDIO entry).
+
+    A sound track is billed by the second on every model. A silent video differs by model
+    family, as recorded for the same silent 1.3 s clip (pydantic-ai's
+    test_google_model_video_as_binary_content_input and test_multimodal_tool_return_matrix
+    [*-binary-video-*]): gemini-2.0 lists AUDIO with no tokenCount (0), gemini-2.5 bills
+    AUDIO as if it had sound, gemini-3 lists no AUDIO at all."""
+    try:
+        _, sound = audio_header(data)
+    except MediaDecodeError as exc:
+        raise Violation(path, f"Unable to process input {mime} data ({exc})") from None
+    if sound or profile == "2.5":
+        return math.ceil(seconds * TOKENS_PER_AUDIO_SECOND)
+    return 0 if profile == "2.0" else None
 
 
 def _pdf(data: bytes) -> tuple[int, str]:
@@ -118,8 +149,13 @@ def _pdf(data: bytes) -> tuple[int, str]:
             document.close()
 
 
-def _modality(mime: str) -> str:
+def _modality(mime: str, profile: Profile) -> str:
     major = mime.split("/", 1)[0]
+    if profile == "3" and mime == "application/pdf":
+        # Gemini 3 bills PDF pages as images: every recorded gemini-3 answer about a PDF
+        # lists IMAGE, none DOCUMENT (test_multimodal_tool_return_matrix[*-document-google_
+        # gemini3] and [*-document-google_vertex]); 2.x models list DOCUMENT.
+        return "IMAGE"
     return {"image": "IMAGE", "video": "VIDEO", "audio": "AUDIO"}.get(major, "DOCUMENT")
 
 

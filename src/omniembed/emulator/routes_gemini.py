@@ -7,12 +7,15 @@ follow the recorded traffic in ``shared/wire-samples/gemini``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import base64
+import binascii
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
 from .contents import parse_content
 from .embedding import EmbedRequest, EmbedResult, checked_request, embed
+from .generation_models import GENERATION_MODELS, generation_model
 from .google_errors import invalid_argument, not_found
 from .models import (
     MAX_BATCH_REQUESTS,
@@ -96,11 +99,71 @@ def count_tokens(call: Call, body: Any) -> dict[str, Any]:
 
 
 def get_model(call: Call, body: Any) -> dict[str, Any]:
+    """``GET models/{m}``: an embedding or a generation model's resource (the shape of its
+    entry in the recorded list; LlamaIndex's ``GoogleGenAI(model=...)`` reads it)."""
+    generation = generation_model(call.model or "")
+    if generation is not None and "@" not in (call.model or ""):
+        return generation.resource()
     return describe(model_or_404(call, "getModel"))
 
 
-def list_models(call: Call, body: Any) -> dict[str, Any]:
-    return {"models": [describe(m) for m in MODELS.values() if m.on_gemini_api]}
+#: ``pageSize`` default and cap: "If unspecified, 50 models will be returned per page. This
+#: method returns at most 1000 models per page, even if you pass a larger page_size."
+#: (ai.google.dev/api/models#method:-models.list; the recorded list, llm-gemini's
+#: test_cli_gemini_models.yaml, has 50 models and a ``nextPageToken``).
+LIST_MODELS_PAGE_SIZE = 50
+LIST_MODELS_MAX_PAGE_SIZE = 1000
+
+
+def list_models(call: Call, query: Mapping[str, str]) -> dict[str, Any]:
+    """``GET models``: the generation models, then the embedding models, a page at a time.
+    The recorded ``nextPageToken`` is base64 of a protobuf string field holding the last
+    listed name (``Ch9tb2RlbHMvdmVvLTMuMS1nZW5lcmF0ZS1wcmV2aWV3`` is
+    ``\n\x1fmodels/veo-3.1-generate-preview``); the emulator's tokens have that form, and
+    it is omitted on the last page ("If this field is omitted, there are no more pages")."""
+    resources = [m.resource() for m in GENERATION_MODELS.values()]
+    resources += [describe(m) for m in MODELS.values() if m.on_gemini_api]
+    size = _page_size(query.get("pageSize"))
+    start = 0
+    token = query.get("pageToken")
+    if token:
+        after = _token_name(token)
+        names = [r["name"] for r in resources]
+        if after not in names:
+            raise invalid_argument("* ListModelsRequest.page_token: invalid page token\n")
+        start = names.index(after) + 1
+    page = resources[start : start + size]
+    body: dict[str, Any] = {"models": page}
+    if start + size < len(resources):
+        body["nextPageToken"] = _page_token(page[-1]["name"])
+    return body
+
+
+def _page_size(raw: str | None) -> int:
+    if raw is None:
+        return LIST_MODELS_PAGE_SIZE
+    try:
+        size = int(raw)
+    except ValueError:
+        raise invalid_argument(f"Invalid value at 'page_size' (TYPE_INT32), \"{raw}\"") from None
+    if size < 0:
+        raise invalid_argument("* ListModelsRequest.page_size: must not be negative\n")
+    return min(size, LIST_MODELS_MAX_PAGE_SIZE) if size else LIST_MODELS_PAGE_SIZE
+
+
+def _page_token(name: str) -> str:
+    raw = name.encode()
+    return base64.urlsafe_b64encode(b"\n" + bytes([len(raw)]) + raw).decode().rstrip("=")
+
+
+def _token_name(token: str) -> str | None:
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+    except (ValueError, binascii.Error):
+        return None
+    if len(raw) < 2 or raw[0] != 0x0A or raw[1] != len(raw) - 2:
+        return None
+    return raw[2:].decode("utf-8", "replace")
 
 
 def describe(model: EmbeddingModel) -> dict[str, Any]:
@@ -121,7 +184,6 @@ HANDLERS: dict[str, Handler] = {
     "embedContent": embed_content,
     "countTokens": count_tokens,
     "getModel": get_model,
-    "listModels": list_models,
 }
 
 

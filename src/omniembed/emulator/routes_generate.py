@@ -33,9 +33,9 @@ from .generate_request import (
 from .generation import BLOCK_PROMPT, BLOCK_RESPONSE, Answer, all_text, answer
 from .generation_models import THOUGHT_TOKENS, GenerationModel, generation_model
 from .google_errors import invalid_argument, not_found
-from .proto_json import Violation
+from .proto_json import Violation, read_fields
 from .routing import Call
-from .tokens import count_text_tokens, truncate_tokens
+from .tokens import billable_characters, count_text_tokens, truncate_tokens
 
 GENERATE_ROUTES = frozenset({"generateContent", "streamGenerateContent"})
 #: Words per streamed chunk (the service sends a few words to a sentence per chunk).
@@ -85,6 +85,46 @@ def stream_generate_content(call: Call, body: Any, sources: Sources) -> list[dic
     return _chunks(_run(call, body, sources))
 
 
+#: Vertex's ``CountTokensRequest`` fields (``instances`` serves non-Gemini models).
+_VERTEX_COUNT_FIELDS = (
+    "model", "instances", "contents", "systemInstruction", "tools", "generationConfig",
+)  # fmt: skip
+
+
+def count_tokens(call: Call, body: Any, sources: Sources) -> dict[str, Any]:
+    """``:countTokens`` for a generation model: the prompt tokens ``generateContent`` would
+    bill, by modality. As recorded (pydantic-ai's test_google_model_usage_limit_exceeded,
+    Gemini API: ``{"totalTokens", "promptTokensDetails"}``; test_google_vertexai_count_
+    tokens_forwards_native_tools and test_google_vertexai_model_usage_limit_exceeded, Vertex
+    AI: the same plus ``totalBillableCharacters``, the text's characters without
+    whitespace: 47 for "You are a helpful chatbot." and "What is the capital of France?").
+    The Gemini API also takes the whole request as ``generateContentRequest``
+    (ai.google.dev/api/tokens#method:-models.counttokens)."""
+    backend: Backend = "vertex" if call.api == "vertex" else "gemini"
+    model = _model_or_404(call, backend)
+    with _violations(backend, "CountTokensRequest"):
+        if backend == "vertex":
+            fields = read_fields(body, "", _VERTEX_COUNT_FIELDS)
+            fields.pop("instances", None)
+        else:
+            fields = read_fields(body, "", ("contents", "generateContentRequest"))
+            if "generateContentRequest" in fields:
+                fields = fields["generateContentRequest"]
+        request = parse_request(fields, model, backend, _resolver(backend, sources))
+        seen = [see(blob, where, model.profile) for blob, where, _ in _media(request)]
+    prompt = _prompt_tokens(request, seen)
+    answer: dict[str, Any] = {
+        "totalTokens": sum(prompt.values()),
+        "promptTokensDetails": _details(prompt),
+    }
+    if backend == "vertex":
+        texts = request.system + [
+            p.text for t in request.turns for p in t.parts if isinstance(p, Text)
+        ]
+        answer["totalBillableCharacters"] = sum(billable_characters(t) for t in texts)
+    return answer
+
+
 def _label(parts: Sequence[object], index: int) -> str:
     """The text right before a media part, if that is what precedes it."""
     before = parts[index - 1] if index > 0 else None
@@ -97,10 +137,8 @@ def _run(call: Call, body: Any, sources: Sources) -> _Outcome:
     with _violations(backend):
         request = parse_request(body, model, backend, _resolver(backend, sources))
         seen = [
-            replace(see(part, f"contents[{t}].parts[{p}]"), label=_label(turn.parts, p))
-            for t, turn in enumerate(request.turns)
-            for p, part in enumerate(turn.parts)
-            if isinstance(part, Blob)
+            replace(see(blob, where, model.profile), label=label)
+            for blob, where, label in _media(request)
         ]
     prompt = _prompt_tokens(request, seen)
     total = sum(prompt.values())
@@ -129,6 +167,21 @@ def _run(call: Call, body: Any, sources: Sources) -> _Outcome:
             outcome.text = truncate_tokens(outcome.text, room)
             outcome.finish = "MAX_TOKENS"
     return outcome
+
+
+def _media(request: GenerateRequest) -> Iterator[tuple[Blob, str, str]]:
+    """Every media part with its path and label, those a function returned included: the
+    service bills them like any other (pydantic-ai's test_multimodal_tool_return_matrix
+    [*-google_gemini3] and [*-google_vertex]: an image or PDF in ``functionResponse.parts``
+    adds its modality to ``promptTokensDetails``)."""
+    for t, turn in enumerate(request.turns):
+        for p, part in enumerate(turn.parts):
+            if isinstance(part, Blob):
+                yield part, f"contents[{t}].parts[{p}]", _label(turn.parts, p)
+            elif isinstance(part, FunctionResponse):
+                for m, blob in enumerate(part.media):
+                    where = f"contents[{t}].parts[{p}].function_response.parts[{m}]"
+                    yield blob, where, f"{part.name} result"
 
 
 def _resolver(backend: Backend, sources: Sources) -> FileResolver:
@@ -180,6 +233,8 @@ def _thought_tokens(model: GenerationModel, request: GenerateRequest) -> int:
     budget = request.thinking_budget
     if model.thinking == "never" or budget == 0:
         return 0
+    if (request.thinking_level or model.default_level) == "MINIMAL" and budget is None:
+        return 0  # as recorded for gemini-3.1-flash-lite, which thinks minimally by default
     if budget is None and model.thinking == "optional" and not model.default_on:
         return 0
     return THOUGHT_TOKENS if budget is None or budget < 0 else min(THOUGHT_TOKENS, budget)
@@ -206,6 +261,8 @@ def _full_response(o: _Outcome, *, streamed: bool = False) -> dict[str, Any]:
 
 
 def _chunks(o: _Outcome) -> list[dict[str, Any]]:
+    if o.call is not None and o.model.profile == "3":
+        return _gemini_3_call_chunks(o)
     if o.blocked_prompt or o.call is not None or not o.text:
         return [_full_response(o, streamed=True)]
     pieces = _split(o.text)
@@ -217,11 +274,36 @@ def _chunks(o: _Outcome) -> list[dict[str, Any]]:
             *chunks,
             _envelope(o, blocked, _usage(o, count_text_tokens("".join(shown)), final=True)),
         ]
+    if o.model.profile == "3":
+        # Gemini 3 streams end with a chunk of its own: an empty text part carrying the
+        # answer's thoughtSignature, with the finishReason (llm-gemini's gemini-flash-latest
+        # cassettes, e.g. test_prompt.yaml; pydantic-ai's test_code_execution_stream and
+        # test_native_output_with_function_tools_stream#1; a one-chunk answer carries it on
+        # its text, test_google_vertex_service_tier_flex_stream).
+        pieces.append("")
     return [_text_chunk(o, pieces, i, final=i == len(pieces) - 1) for i in range(len(pieces))]
 
 
+def _gemini_3_call_chunks(o: _Outcome) -> list[dict[str, Any]]:
+    """A Gemini 3 model streams a function call as the call (signed, no finishReason), then
+    a chunk with an empty text part and ``finishReason: STOP``; neither carries the
+    ``finishMessage`` its unary answers have (pydantic-ai's
+    test_google_streaming_tool_call_thought_signature#0 and
+    test_native_output_with_function_tools_stream#0; llm-gemini's
+    test_tools_with_gemini_3_thought_signatures#0). Both report the full usage."""
+    usage = _usage(o, _output_tokens(o), final=True)
+    call = [_candidate(o, i, _parts(o, "", first=True), None, final=False) for i in _indices(o)]
+    end = [_candidate(o, i, [{"text": ""}], "STOP", final=False) for i in _indices(o)]
+    for candidate in end:
+        candidate.pop("finishMessage", None)
+    return [_envelope(o, call, usage), _envelope(o, end, usage)]
+
+
 def _text_chunk(o: _Outcome, pieces: list[str], i: int, *, final: bool) -> dict[str, Any]:
-    parts = _parts(o, pieces[i], first=i == 0)
+    if o.model.profile == "3" and final and len(pieces) > 1:
+        parts: list[dict[str, Any]] = [{"text": "", "thoughtSignature": _signature(o)}]
+    else:
+        parts = _parts(o, pieces[i], first=i == 0, streamed=True)
     so_far = count_text_tokens("".join(pieces[: i + 1]))
     finish = o.finish if final else None
     candidates = [_candidate(o, c, parts, finish, final=False) for c in _indices(o)]
@@ -239,7 +321,7 @@ def _split(text: str) -> list[str]:
     return pieces
 
 
-def _parts(o: _Outcome, text: str, *, first: bool) -> list[dict[str, Any]]:
+def _parts(o: _Outcome, text: str, *, first: bool, streamed: bool = False) -> list[dict[str, Any]]:
     parts: list[dict[str, Any]] = []
     if first and o.thoughts and o.request.include_thoughts:
         parts.append(
@@ -252,12 +334,26 @@ def _parts(o: _Outcome, text: str, *, first: bool) -> list[dict[str, Any]]:
         parts.append({"functionCall": {"name": o.call.name, "args": o.call.args}})
     elif text:
         parts.append({"text": text})
-    if first and o.thoughts and o.model.profile == "2.5":
+    if first and _signs(o, streamed=streamed):
         for part in parts:
             if not part.get("thought"):
                 part["thoughtSignature"] = _signature(o)
                 break
     return parts
+
+
+def _signs(o: _Outcome, *, streamed: bool) -> bool:
+    """Whether the answer's first part carries a ``thoughtSignature``.
+
+    gemini-2.5 signs only when the request declares tools and the model thought: none of
+    the 35 recorded 2.5 answers to requests without tools has a signature, while most with
+    tools do (pydantic-ai's test_google_* and test_multimodal_tool_returns__*[google_2_5]
+    cassettes). Gemini 3 signs every answer, even one with no thinking tokens (gemini-3.1-
+    flash-lite in test_google_model_top_k); its text streams sign their last chunk instead
+    (see `_chunks`)."""
+    if o.model.profile == "3":
+        return not streamed or o.call is not None
+    return o.model.profile == "2.5" and bool(o.thoughts) and o.request.has_tools
 
 
 def _candidate(
@@ -267,13 +363,35 @@ def _candidate(
     candidate: dict[str, Any] = {"content": content}
     if finish is not None:
         candidate["finishReason"] = finish
-    if o.call is not None and o.model.profile == "2.5":
+    if o.call is not None and o.model.profile != "2.0" and finish is not None:
         candidate["finishMessage"] = "Model generated function call(s)."
-    if final and o.model.profile == "2.0" and parts:  # whole (unstreamed) answers only
+    if final and parts and _sends_avg_logprobs(o):  # whole (unstreamed) answers only
         candidate["avgLogprobs"] = -int(o.response_id.encode().hex()[:6], 16) / 1e8
-    if o.model.profile == "2.5" or o.request.candidate_count > 1:
+    if _sends_index(o, index):
         candidate["index"] = index
     return candidate
+
+
+def _sends_avg_logprobs(o: _Outcome) -> bool:
+    """gemini-2.0 on both APIs, and every model on Vertex AI, put ``avgLogprobs`` on a whole
+    answer; streamed chunks never carry it. On Vertex the recordings show it on 115 of 119
+    unary candidates (pydantic-ai's ``test_google_vertex_*`` and ``test_multimodal_tool_
+    returns__*[google_vertex]`` cassettes, gemini-2.0 to gemini-3): the exceptions are three
+    answers grounded with Google Search (``test_google_vertex_tool_combination_omits_*``,
+    ``test_google_vertexai_count_tokens_forwards_native_tools``) and one image; the one
+    recorded Vertex stream (``test_google_vertex_service_tier_flex_stream``) has none."""
+    if o.backend == "vertex":
+        return not o.request.search_grounding
+    return o.model.profile == "2.0"
+
+
+def _sends_index(o: _Outcome, index: int) -> bool:
+    """Vertex AI never sends candidate 0's ``index`` (proto3 JSON leaves out a field at its
+    default; none of the 120 recorded Vertex candidates has it), while the Gemini API sends
+    it from gemini-2.5 on (every recorded 2.5+ answer has ``index: 0``)."""
+    if o.backend == "vertex":
+        return index != 0
+    return o.model.profile != "2.0" or o.request.candidate_count > 1
 
 
 def _blocked_candidate(o: _Outcome, index: int) -> dict[str, Any]:
@@ -284,7 +402,7 @@ def _blocked_candidate(o: _Outcome, index: int) -> dict[str, Any]:
         for c in _SAFETY_CATEGORIES
     ]
     candidate: dict[str, Any] = {"content": {}, "finishReason": "SAFETY", "safetyRatings": ratings}
-    if o.model.profile == "2.5":
+    if _sends_index(o, index):
         candidate["index"] = index
     return candidate
 
@@ -306,7 +424,7 @@ def _envelope(
         ]
         body["promptFeedback"] = {"blockReason": "SAFETY", "safetyRatings": ratings}
     body["usageMetadata"] = usage
-    body["modelVersion"] = o.model.id
+    body["modelVersion"] = o.model.model_version or o.model.id
     if o.backend == "vertex":
         body["createTime"] = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     body["responseId"] = o.response_id
@@ -315,11 +433,7 @@ def _envelope(
 
 def _usage(o: _Outcome, output: int, *, final: bool) -> dict[str, Any]:
     prompt = sum(o.prompt_tokens.values())
-    details = [
-        {"modality": m, "tokenCount": n} if n else {"modality": m}
-        for m, n in sorted(o.prompt_tokens.items())
-        if n or m != "TEXT"
-    ] or [{"modality": "TEXT"}]
+    details = _details(o.prompt_tokens)
     candidates_count = output * len(_indices(o))
     early_2_0 = o.model.profile == "2.0" and not final
     usage: dict[str, Any] = {"promptTokenCount": prompt}
@@ -334,9 +448,17 @@ def _usage(o: _Outcome, output: int, *, final: bool) -> dict[str, Any]:
         usage["thoughtsTokenCount"] = thoughts
     if o.backend == "vertex":
         usage["trafficType"] = "ON_DEMAND"
-    elif o.model.profile == "2.5":
+    elif o.model.profile != "2.0":
         usage["serviceTier"] = "standard"
     return usage
+
+
+def _details(prompt_tokens: dict[str, int]) -> list[dict[str, Any]]:
+    return [
+        {"modality": m, "tokenCount": n} if n else {"modality": m}
+        for m, n in sorted(prompt_tokens.items())
+        if n or m != "TEXT"
+    ] or [{"modality": "TEXT"}]
 
 
 def _output_tokens(o: _Outcome) -> int:
@@ -378,7 +500,7 @@ def _model_or_404(call: Call, backend: Backend) -> GenerationModel:
 
 
 @contextmanager
-def _violations(backend: Backend) -> Iterator[None]:
+def _violations(backend: Backend, request_type: str = "GenerateContentRequest") -> Iterator[None]:
     """A `Violation` as each API words its 400s (see routes_gemini / routes_vertex)."""
     try:
         yield
@@ -387,4 +509,4 @@ def _violations(backend: Backend) -> Iterator[None]:
             where = f" (at '{exc.field}')" if exc.field else ""
             raise invalid_argument(f"Invalid request: {exc.problem}{where}.") from None
         field = f".{exc.field}" if exc.field else ""
-        raise invalid_argument(f"* GenerateContentRequest{field}: {exc.problem}\n") from None
+        raise invalid_argument(f"* {request_type}{field}: {exc.problem}\n") from None

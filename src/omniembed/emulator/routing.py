@@ -28,7 +28,9 @@ GEMINI_ACTIONS = (
     frozenset({"batchEmbedContents", "embedContent", "countTokens", "asyncBatchEmbedContent"})
     | GENERATE_ACTIONS
 )
-VERTEX_ACTIONS = frozenset({"predict", "embedContent", "batchEmbedContents"}) | GENERATE_ACTIONS
+VERTEX_ACTIONS = (
+    frozenset({"predict", "embedContent", "batchEmbedContents", "countTokens"}) | GENERATE_ACTIONS
+)
 #: Files API routes (the Gemini API only; ``v1beta`` and ``v1``, which google-genai 3.x uses
 #: by default).
 FILES_ROUTES = frozenset({"uploadFile", "uploadFileData", "getFile", "listFiles", "deleteFile"})
