@@ -7,6 +7,12 @@ answered, ``{"route", "status", "body_size", "path"}`` to ``LOG.jsonl`` — the 
 into. The records themselves are not kept (a benchmark uploading gigabytes would
 otherwise keep every request body alive in the emulator).
 
+An embedding call's line also has ``"inputs"``: per embedded content, the tokens the
+emulator's quota counted for it and the kind of each part (``"text"``, ``"audio"``,
+``"video"``, ``"video+sound"``, ...), as the emulator decoded them: what a benchmark needs
+for a quota bound in the service's own counts, and to tell whether video clips carried
+their sound.
+
 `LoggedEmulator` (used by ``compare.py``) starts it through `EmulatorProcess`.
 """
 
@@ -17,6 +23,7 @@ import json
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +32,8 @@ from emulator_process import EmulatorProcess  # benchmarks/ is on sys.path when 
 
 class LoggedEmulator(EmulatorProcess):
     """`EmulatorProcess` running this module, with faults and several quotas, whose
-    per-request records (route, status, request body size) are read from a JSONL file."""
+    per-request records (route, status, request body size) are read from a JSONL file.
+    ``options`` are further ``python -m omniembed.emulator`` options (e.g. ``--tier``)."""
 
     def __init__(
         self,
@@ -35,6 +43,7 @@ class LoggedEmulator(EmulatorProcess):
         quotas: dict[str, float] | None = None,
         faults: dict[str, float] | None = None,
         seed: int = 0,
+        options: Sequence[str] = (),
         startup_timeout: float = 60.0,
     ):
         super().__init__(latency_ms=latency_ms, port=0, route="-", startup_timeout=startup_timeout)
@@ -42,7 +51,7 @@ class LoggedEmulator(EmulatorProcess):
         log_path.write_text("")
         extra = [f"--quota={route}={rpm:g}" for route, rpm in (quotas or {}).items()]
         extra += [f"--fault={kind}={value:g}" for kind, value in (faults or {}).items()]
-        extra += ["--seed", str(seed)]
+        extra += ["--seed", str(seed), *options]
         # [python, -m, omniembed.emulator, ...] -> [python, this file, LOG, ...]
         self.args = [self.args[0], __file__, str(log_path), *self.args[3:], *extra]
 
@@ -72,8 +81,9 @@ class LoggedEmulator(EmulatorProcess):
 
 def _serve(argv: list[str]) -> int:
     from omniembed.emulator import __main__ as cli
-    from omniembed.emulator import app
+    from omniembed.emulator import app, quota_costs
     from omniembed.emulator.records import RequestLog
+    from omniembed.emulator.tokens import content_tokens
 
     log_file = open(argv[0], "a", buffering=1, encoding="utf-8")  # noqa: SIM115 - lives as long as the process
     lock = threading.Lock()
@@ -81,6 +91,32 @@ def _serve(argv: list[str]) -> int:
 
     def add(self: RequestLog, record: Any) -> None:  # keep nothing, remember this task's record
         current.set(record)
+
+    # The quota's cost of a call is worked out in an executor thread (no context variable
+    # reaches it), parsing each content once: the parts it decoded are noted there, per
+    # thread, and handed to the request's line through the parsed body's id (the body
+    # stays alive until the line is written, so the id cannot be reused meanwhile).
+    noted = threading.local()
+    inputs_by_body: dict[int, list[dict[str, Any]]] = {}
+    parse_content = quota_costs.parse_content
+    call_cost = app.call_cost
+
+    def noting_parse(value: Any, path: str, model: Any, backend: Any, **kw: Any) -> Any:
+        parts = parse_content(value, path, model, backend, **kw)
+        found = getattr(noted, "inputs", None)
+        if found is not None:
+            tokens = sum(content_tokens(parts, model.max_tokens).values())
+            found.append({"tokens": tokens, "kinds": [_kind(p) for p in parts]})
+        return parts
+
+    def noting_cost(call: Any, body: Any) -> Any:
+        noted.inputs = []
+        try:
+            return call_cost(call, body)
+        finally:
+            with lock:
+                inputs_by_body[id(body)] = noted.inputs
+            noted.inputs = None
 
     original = app.Dispatcher.dispatch
 
@@ -90,20 +126,33 @@ def _serve(argv: list[str]) -> int:
         finally:
             record = current.get()
             if record is not None:
-                line = json.dumps(
-                    {
-                        "route": record.route,
-                        "status": record.status,
-                        "body_size": record.body_size,
-                        "path": record.path,
-                    }
-                )
+                fields = {
+                    "route": record.route,
+                    "status": record.status,
+                    "body_size": record.body_size,
+                    "path": record.path,
+                }
                 with lock:
-                    log_file.write(line + "\n")
+                    inputs = inputs_by_body.pop(id(record.json), None)
+                    if inputs is not None:
+                        fields["inputs"] = inputs
+                    log_file.write(json.dumps(fields) + "\n")
 
     RequestLog.add = add  # type: ignore[method-assign]
     app.Dispatcher.dispatch = dispatch  # type: ignore[method-assign]
+    quota_costs.parse_content = noting_parse  # type: ignore[assignment]
+    app.call_cost = noting_cost  # type: ignore[assignment]
     return cli.main(argv[1:])
+
+
+def _kind(part: Any) -> str:
+    modality = getattr(part, "modality", None)
+    if modality is None:
+        return "text"
+    kind = str(modality.value)
+    if getattr(part, "uri", None) is not None:
+        return kind + " (uri)"
+    return kind + "+sound" if getattr(part, "sound", False) else kind
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ window's offsets. Local errors send nothing."""
 from __future__ import annotations
 
 import io
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -93,6 +94,18 @@ def test_mp3_is_cut_by_stream_copy_and_other_codecs_become_wav(emu: Emulator) ->
     spans = [(s.start_offset_sec, s.end_offset_sec) for s in _gemini(emu).embed_audio(flac)]
     assert spans == [(0, 80), (80, pytest.approx(100, abs=0.01))]
     assert _sent_mime_types(emu) == ["audio/wav", "audio/wav"]
+
+
+def test_stream_copied_mp3_windows_stay_within_the_limit(emu: Emulator) -> None:
+    # An MP3 frame (36 ms here) straddles most window edges; copying whole frames made the
+    # second 80 s window 80.028 s long, which the limit check (and the service) refused.
+    mp3 = Media.from_bytes(_encoded(250, "mp3", "libmp3lame"))
+    segments = _gemini(emu).embed_audio(mp3)
+    spans = [(s.start_offset_sec, s.end_offset_sec) for s in segments]
+    assert len(spans) == 4 and all(end - start <= 80 for start, end in spans)
+    # At most the one frame that would have run past the limit is left out at an edge.
+    assert all(abs(b[0] - a[1]) <= 0.04 for a, b in itertools.pairwise(spans))
+    assert spans[0][0] == 0 and spans[-1][1] == pytest.approx(250, abs=0.05)
 
 
 def test_a_short_wav_or_mp3_is_sent_as_it_is(emu: Emulator) -> None:

@@ -109,3 +109,29 @@ def _installed(module: str) -> bool:
         return importlib.util.find_spec(module) is not None
     except ModuleNotFoundError:  # a parent package is missing
         return False
+
+
+def test_sound_segments_benchmark_quick_prints_its_table() -> None:
+    av = pytest.importorskip("av")
+    if not {"libmp3lame", "aac"} <= set(av.codecs_available):
+        pytest.skip("this FFmpeg build has no MP3 or AAC encoder")
+    script = ROOT / "benchmarks" / "sound_segments.py"
+    done = subprocess.run(
+        [sys.executable, str(script), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        cwd=ROOT,
+    )
+    out = done.stdout
+    assert done.returncode == 0, out + done.stderr
+    assert "| case | source | segments | requests (429s) | uploaded (÷ source) |" in out
+    expected = {"10 min MP3": 8, "10 min WAV": 8, "5 min MP4 with sound": 4}
+    for name, segments in expected.items():
+        line = next(line for line in out.splitlines() if line.startswith("|") and name in line)
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        assert cells[2] == str(segments), line
+        assert cells[3].endswith("(0)"), line  # no call refused by the quota
+        # The MP3 and WAV windows go inline as base64: about 4/3 of the source's bytes.
+        uploaded = float(cells[4].split("(")[1].rstrip("×)"))
+        assert 0.9 <= uploaded <= 1.5, line

@@ -368,3 +368,23 @@ def test_generation_with_corrupt_audio_is_a_400(http: httpx.Client) -> None:
     )
 
     assert "Unable to process input audio/wav data" in error_message(response)
+
+
+def test_a_videos_sound_is_counted_as_audio_tokens() -> None:
+    from omniembed.emulator.contents import parse_content
+    from omniembed.emulator.models import gemini_model
+    from omniembed.emulator.tokens import content_tokens
+
+    model = gemini_model(M2)
+    assert model is not None
+
+    def tokens(video: bytes) -> dict[str, int]:
+        content = {"parts": [inline(video, "video/mp4")]}
+        return content_tokens(parse_content(content, "content", model, "gemini"))
+
+    # 263 video tokens a second, and 32 audio tokens a second for the sound track (4 s,
+    # and the AAC encoder's padding: the container says 4.064 s).
+    assert tokens(sound.clip(4)) == {"VIDEO": 4 * 263}
+    heard = tokens(sound.clip(4, sound=sound.tone(4, 440)))
+    assert heard["VIDEO"] in (4 * 263, 5 * 263)
+    assert 4 * 32 <= heard["AUDIO"] <= 4.1 * 32 + 1

@@ -59,6 +59,12 @@ def content_tokens(parts: Sequence[Part], max_text_tokens: int | None = None) ->
             continue
         name = part.modality.value.upper()
         counts[name] = counts.get(name, 0) + _media_tokens(part)
+        if isinstance(part, MediaPart) and part.modality is Modality.VIDEO and part.sound:
+            # A video's sound track is billed on top, as AUDIO: recorded generateContent
+            # answers for a video with sound list both VIDEO and AUDIO prompt tokens
+            # (wire-samples, pydantic-ai video input cassettes; see generate_media).
+            seconds = part.seconds or 0.0
+            counts["AUDIO"] = counts.get("AUDIO", 0) + math.ceil(seconds * TOKENS_PER_AUDIO_SECOND)
     return counts
 
 

@@ -117,7 +117,7 @@ def plan_audio(
     clips: list[Media] = []
     out_spans: list[tuple[float, float | None]] = []
     for number, (begin, end) in enumerate(spans):
-        cut = cut_audio(media, begin, end)
+        cut = cut_audio(media, begin, end, max_seconds=limit_sec)
         suffix = ".mp3" if cut.mime_type == "audio/mpeg" else ".wav"
         if workdir is None:
             clips.append(Media.from_bytes(cut.data, cut.mime_type))
@@ -171,9 +171,12 @@ def _probe(media: Media) -> tuple[float, bool]:
     return seconds, copyable
 
 
-def cut_audio(media: Media, start_sec: float, end_sec: float) -> AudioWindow:
+def cut_audio(
+    media: Media, start_sec: float, end_sec: float, *, max_seconds: float | None = None
+) -> AudioWindow:
     """The first audio stream of ``media`` from ``start_sec`` up to ``end_sec``: by stream
-    copy for MP3 and PCM WAV, otherwise re-encoded as 16 kHz mono WAV."""
+    copy for MP3 and PCM WAV, otherwise re-encoded as 16 kHz mono WAV. A copy never lasts
+    longer than ``max_seconds`` (the model's per-input limit)."""
     av, source = _open(media)
     try:
         with av.open(source) as container:
@@ -182,7 +185,7 @@ def cut_audio(media: Media, start_sec: float, end_sec: float) -> AudioWindow:
             stream = container.streams.audio[0]
             fmt = _copy_format(container.format.name, stream.codec_context.name)
             if fmt is not None:
-                return _copy(av, container, stream, fmt, start_sec, end_sec, media)
+                return _copy(av, container, stream, fmt, start_sec, end_sec, media, max_seconds)
             return _reencode(av, container, stream, start_sec, end_sec, media)
     except av.error.FFmpegError as exc:
         raise UnsupportedMediaError(
@@ -220,6 +223,7 @@ def _copy(
     start_sec: float,
     end_sec: float,
     media: Media,
+    max_seconds: float | None = None,
 ) -> AudioWindow:
     base = stream.time_base  # type: ignore[attr-defined]
     container.seek(int(start_sec / base), stream=stream, backward=True, any_frame=True)  # type: ignore[attr-defined]
@@ -237,6 +241,12 @@ def _copy(
             if ends <= start_sec + 1e-6:
                 continue  # seeking lands at or before the start
             if begins >= end_sec - 1e-6:
+                break
+            # Whole packets: the first may start before ``start_sec`` and the last end after
+            # ``end_sec``, so an 80 s window of MP3 frames (26 ms at 22.05 kHz) came out at
+            # 80.013 s, over the model's limit and refused. Leaving out the last packet
+            # instead loses at most that packet's sound between two windows.
+            if first is not None and max_seconds is not None and ends - first > max_seconds + 1e-6:
                 break
             if offset is None:
                 offset, first = packet.pts, begins
