@@ -16,33 +16,60 @@ PATH = "/v1beta/models/gemini-embedding-001:embedContent"
 BODY = {"content": {"parts": [{"text": "x"}]}}
 
 
-def test_injected_429_has_retry_info_and_retry_after(
-    emulator: Emulator, http: httpx.Client
-) -> None:
+def test_injected_429_is_the_gemini_quota_answer(emulator: Emulator, http: httpx.Client) -> None:
+    # As posted by users (googleapis/python-genai#1875 and #2114, mscraftsman/generative-ai
+    # #131): the quota message with the exact wait, Help and a whole-second RetryInfo, and
+    # no Retry-After header.
     emulator.inject("429")
     response = http.post(PATH, json=BODY)
 
     assert response.status_code == 429
-    assert response.headers["retry-after"] == "1"
+    assert "retry-after" not in response.headers
     assert response.headers["content-type"] == "application/json; charset=UTF-8"
     assert response.json() == {
         "error": {
             "code": 429,
-            "message": "Resource has been exhausted (e.g. check quota).",
+            "message": "You exceeded your current quota, please check your plan and billing "
+            "details. For more information on this error, head to: "
+            "https://ai.google.dev/gemini-api/docs/rate-limits. To monitor your current "
+            "usage, head to: https://ai.dev/rate-limit. \nPlease retry in 1s.",
             "status": "RESOURCE_EXHAUSTED",
-            "details": [{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "1s"}],
+            "details": [
+                {
+                    "@type": "type.googleapis.com/google.rpc.Help",
+                    "links": [
+                        {
+                            "description": "Learn more about Gemini API quotas",
+                            "url": "https://ai.google.dev/gemini-api/docs/rate-limits",
+                        }
+                    ],
+                },
+                {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "1s"},
+            ],
         }
     }
     assert http.post(PATH, json=BODY).status_code == 200  # the script is consumed
 
 
-def test_retry_delay_setting_is_fractional(emulator: Emulator, http: httpx.Client) -> None:
+def test_retry_delay_is_whole_seconds_cut_down(emulator: Emulator, http: httpx.Client) -> None:
+    # "Please retry in 58.934310785s." goes with retryDelay "58s" (python-genai#2114).
+    emulator.faults = {"retry_delay_s": 2.75}
+    emulator.inject("429")
+    error = http.post(PATH, json=BODY).json()["error"]
+
+    assert error["message"].endswith("\nPlease retry in 2.75s.")
+    assert error["details"][-1]["retryDelay"] == "2s"
+
+
+def test_retry_delay_under_a_second_stays_fractional(
+    emulator: Emulator, http: httpx.Client
+) -> None:
     emulator.faults = {"retry_delay_s": 0.5}
     emulator.inject("429")
     response = http.post(PATH, json=BODY)
 
-    assert response.headers["retry-after"] == "0.5"
-    assert response.json()["error"]["details"][0]["retryDelay"] == "0.5s"
+    assert "retry-after" not in response.headers
+    assert response.json()["error"]["details"][-1]["retryDelay"] == "0.5s"
 
 
 @pytest.mark.parametrize(

@@ -164,6 +164,10 @@ class GenerateRequest:
     has_tools: bool = False
     #: A Google Search tool is declared (the service grounds the answer on the web).
     search_grounding: bool = False
+    #: A ``codeExecution`` tool is declared (the answer shows the code it ran and its output).
+    code_execution: bool = False
+    #: A ``urlContext`` tool is declared (the answer names the URLs of the prompt it read).
+    url_context: bool = False
     calling_mode: str = "AUTO"
     allowed_functions: list[str] = field(default_factory=list)
 
@@ -198,6 +202,10 @@ def parse_request(
         request.has_tools = True
         if isinstance(tool, dict) and _SEARCH_TOOLS & tool.keys():
             request.search_grounding = True
+        if isinstance(tool, dict) and "codeExecution" in tool:
+            request.code_execution = True
+        if isinstance(tool, dict) and "urlContext" in tool:
+            request.url_context = True
     if "toolConfig" in fields:
         _tool_config(fields["toolConfig"], request)
     if _json_with_functions_refused(request, model):

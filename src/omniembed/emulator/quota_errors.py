@@ -43,15 +43,10 @@ from __future__ import annotations
 from typing import Any
 
 from .dashscope_errors import DashScopeError, allocation_quota, rate_quota
-from .google_errors import GoogleError
+from .google_errors import GEMINI_QUOTA_MESSAGE, QUOTA_HELP, GoogleError
+from .google_errors import format_retry as format_retry  # re-exported (tests, callers)
 from .model_quotas import LimitName, QuotaBreach, Rejection
 
-RATE_LIMITS_URL = "https://ai.google.dev/gemini-api/docs/rate-limits"
-GEMINI_QUOTA_MESSAGE = (
-    "You exceeded your current quota, please check your plan and billing details. For more "
-    f"information on this error, head to: {RATE_LIMITS_URL}. To monitor your current usage, "
-    "head to: https://ai.dev/rate-limit. "
-)
 VERTEX_QUOTA_HELP = (
     "Please submit a quota increase request. "
     "https://cloud.google.com/vertex-ai/docs/generative-ai/quotas-genai."
@@ -147,13 +142,6 @@ VERTEX_METRICS: dict[LimitName, str] = {
 VERTEX_BASE_MODELS = {"gemini-embedding-001": "gemini-embedding"}
 
 
-def format_retry(seconds: float) -> str:
-    """The exact wait as the Gemini API prints it in its message: up to nanoseconds, no
-    trailing zeros (``38.9``, ``51.606482386``, ``0``)."""
-    text = f"{max(0.0, seconds):.9f}".rstrip("0").rstrip(".")
-    return text or "0"
-
-
 def retry_delay(seconds: float) -> str:
     """``RetryInfo.retryDelay`` as the Gemini API writes it: whole seconds, cut down."""
     return f"{int(max(0.0, seconds))}s"
@@ -187,12 +175,7 @@ def gemini_quota_error(rejection: Rejection, tier: str | None) -> GoogleError:
         + f"\nPlease retry in {format_retry(rejection.retry_after)}s."
     )
     details: list[dict[str, Any]] = [
-        {
-            "@type": "type.googleapis.com/google.rpc.Help",
-            "links": [
-                {"description": "Learn more about Gemini API quotas", "url": RATE_LIMITS_URL}
-            ],
-        },
+        QUOTA_HELP,
         {"@type": "type.googleapis.com/google.rpc.QuotaFailure", "violations": violations},
         {
             "@type": "type.googleapis.com/google.rpc.RetryInfo",

@@ -257,6 +257,7 @@ def _full_response(o: _Outcome, *, streamed: bool = False) -> dict[str, Any]:
         )
     parts = _parts(o, o.text, first=True)
     candidates = [_candidate(o, i, parts, o.finish, final=not streamed) for i in _indices(o)]
+    _ground(o, candidates, o.text, first=True)
     return _envelope(o, candidates, _usage(o, _output_tokens(o), final=True))
 
 
@@ -281,7 +282,25 @@ def _chunks(o: _Outcome) -> list[dict[str, Any]]:
         # test_native_output_with_function_tools_stream#1; a one-chunk answer carries it on
         # its text, test_google_vertex_service_tier_flex_stream).
         pieces.append("")
-    return [_text_chunk(o, pieces, i, final=i == len(pieces) - 1) for i in range(len(pieces))]
+    head = _code_chunks(o) if _runs_code(o) else []
+    return [
+        *head,
+        *(
+            _text_chunk(o, pieces, i, final=i == len(pieces) - 1, lead=not head)
+            for i in range(len(pieces))
+        ),
+    ]
+
+
+def _code_chunks(o: _Outcome) -> list[dict[str, Any]]:
+    """A streamed answer that ran code starts with the code (signed, followed by an empty
+    text part), then its result, then the text (pydantic-ai's test_code_execution_stream,
+    gemini-3-flash-preview)."""
+    parts = _parts(o, "", first=True)  # [thought?, executableCode, codeExecutionResult]
+    usage = _usage(o, count_text_tokens(_code(o)[0]), final=False)
+    code = [_candidate(o, i, [*parts[:-1], {"text": ""}], None, final=False) for i in _indices(o)]
+    result = [_candidate(o, i, parts[-1:], None, final=False) for i in _indices(o)]
+    return [_envelope(o, code, usage), _envelope(o, result, usage)]
 
 
 def _gemini_3_call_chunks(o: _Outcome) -> list[dict[str, Any]]:
@@ -299,14 +318,19 @@ def _gemini_3_call_chunks(o: _Outcome) -> list[dict[str, Any]]:
     return [_envelope(o, call, usage), _envelope(o, end, usage)]
 
 
-def _text_chunk(o: _Outcome, pieces: list[str], i: int, *, final: bool) -> dict[str, Any]:
+def _text_chunk(
+    o: _Outcome, pieces: list[str], i: int, *, final: bool, lead: bool = True
+) -> dict[str, Any]:
+    """Chunk ``i`` of a streamed text; ``lead``: it may open the answer (thought part,
+    signature), false when code chunks came first."""
     if o.model.profile == "3" and final and len(pieces) > 1:
         parts: list[dict[str, Any]] = [{"text": "", "thoughtSignature": _signature(o)}]
     else:
-        parts = _parts(o, pieces[i], first=i == 0, streamed=True)
+        parts = _parts(o, pieces[i], first=lead and i == 0, streamed=True)
     so_far = count_text_tokens("".join(pieces[: i + 1]))
     finish = o.finish if final else None
     candidates = [_candidate(o, c, parts, finish, final=False) for c in _indices(o)]
+    _ground(o, candidates, "".join(pieces) if final else None, first=i == 0)
     return _envelope(o, candidates, _usage(o, so_far, final=final))
 
 
@@ -329,6 +353,12 @@ def _parts(o: _Outcome, text: str, *, first: bool, streamed: bool = False) -> li
                 "text": "Looking for the context sentence that best matches the question.",
                 "thought": True,
             }
+        )
+    if first and not streamed and _runs_code(o):
+        code, output, ident = _code(o)
+        parts.append({"executableCode": {"code": code, "id": ident, "language": "PYTHON"}})
+        parts.append(
+            {"codeExecutionResult": {"id": ident, "outcome": "OUTCOME_OK", "output": output}}
         )
     if o.call is not None:
         parts.append({"functionCall": {"name": o.call.name, "args": o.call.args}})
@@ -446,11 +476,96 @@ def _usage(o: _Outcome, output: int, *, final: bool) -> dict[str, Any]:
         usage["candidatesTokensDetails"] = [{"modality": "TEXT", "tokenCount": candidates_count}]
     if thoughts:
         usage["thoughtsTokenCount"] = thoughts
+    tool_tokens = _tool_use_tokens(o)
+    if tool_tokens and o.backend == "gemini" and (final or o.request.url_context):
+        # What the built-in tools added to the prompt (code and its output, fetched pages),
+        # as the Gemini API reports it: pydantic-ai's test_code_execution (on the last chunk
+        # of a stream) and test_google_model_web_fetch_tool (on every chunk). No Vertex
+        # recording with a built-in tool has it.
+        usage["toolUsePromptTokenCount"] = tool_tokens
+        usage["toolUsePromptTokensDetails"] = [{"modality": "TEXT", "tokenCount": tool_tokens}]
     if o.backend == "vertex":
         usage["trafficType"] = "ON_DEMAND"
     elif o.model.profile != "2.0":
         usage["serviceTier"] = "standard"
     return usage
+
+
+#: A URL in the prompt, for ``urlContext`` (trailing punctuation is not part of it).
+_URL = re.compile(r"https?://[^\s<>\"'`]+[^\s<>\"'`.,;:!?)\]}]")
+#: What the emulator bills for reading one page with ``urlContext`` (the recorded page,
+#: ai.pydantic.dev, cost 2395 tool-use prompt tokens).
+URL_PAGE_TOKENS = 1000
+
+
+def _runs_code(o: _Outcome) -> bool:
+    """The answer shows code it ran: ``codeExecution`` declared and a text answer."""
+    return o.request.code_execution and o.call is None and bool(o.text)
+
+
+def _code(o: _Outcome) -> tuple[str, str, str]:
+    """(code, its output, the id linking them): the emulator "computes" its answer by
+    printing it. Parts as recorded (pydantic-ai's test_code_execution, gemini-3-flash-
+    preview): ``executableCode {code, id, language: PYTHON}`` then ``codeExecutionResult
+    {id, outcome: OUTCOME_OK, output}``, the answer text last."""
+    ident = hashlib.sha256(f"code:{o.response_id}".encode()).hexdigest()[:8]
+    return f"print({o.text!r})\n", o.text + "\n", ident
+
+
+def _urls_in(o: _Outcome) -> list[str]:
+    """The distinct URLs of the prompt's text, in order (what ``urlContext`` reads)."""
+    found: list[str] = []
+    for turn in o.request.turns:
+        for part in turn.parts:
+            if isinstance(part, Text):
+                found += [u for u in _URL.findall(part.text) if u not in found]
+    return found
+
+
+def _tool_use_tokens(o: _Outcome) -> int:
+    if o.call is not None or not o.text:
+        return 0
+    tokens = 0
+    if _runs_code(o):
+        code, output, _ = _code(o)
+        tokens += count_text_tokens(code + output)
+    if o.request.url_context:
+        tokens += URL_PAGE_TOKENS * len(_urls_in(o))
+    return tokens
+
+
+def _ground(
+    o: _Outcome, candidates: list[dict[str, Any]], text: str | None, *, first: bool
+) -> None:
+    """``urlContext``: the pages the answer rests on, as recorded (pydantic-ai's
+    test_google_model_web_fetch_tool, gemini-2.5-flash): ``groundingMetadata`` with one
+    ``groundingChunks[].web {uri, title}`` per URL and a ``groundingSupports`` entry tying
+    the whole text (UTF-8 byte offsets; a 0 ``startIndex`` left out, as proto3 JSON does) to
+    them, and ``urlContextMetadata.urlMetadata[] {retrievedUrl, urlRetrievalStatus}``. In a
+    stream (``text`` None but on the last chunk) the first chunk carries
+    ``urlContextMetadata`` and an empty ``groundingMetadata``, the last one the grounding of
+    the whole answer (test_google_model_web_fetch_tool_stream). Google Search is not
+    grounded: see docs/emulator.md."""
+    urls = _urls_in(o) if o.request.url_context and o.call is None and o.text else []
+    if not urls:
+        return
+    chunks = [{"web": {"uri": u, "title": u.split("://", 1)[1].split("/")[0]}} for u in urls]
+    grounding: dict[str, Any] = {}
+    if text is not None:
+        segment = {"endIndex": len(text.encode()), "text": text}
+        grounding["groundingChunks"] = chunks
+        grounding["groundingSupports"] = [
+            {"segment": segment, "groundingChunkIndices": list(range(len(urls)))}
+        ]
+    for candidate in candidates:
+        candidate["groundingMetadata"] = grounding
+        if first:
+            candidate["urlContextMetadata"] = {
+                "urlMetadata": [
+                    {"retrievedUrl": u, "urlRetrievalStatus": "URL_RETRIEVAL_STATUS_SUCCESS"}
+                    for u in urls
+                ]
+            }
 
 
 def _details(prompt_tokens: dict[str, int]) -> list[dict[str, Any]]:

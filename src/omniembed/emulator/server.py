@@ -52,8 +52,9 @@ class Emulator:
 
     - ``latency_ms``: delay before every answer (``asyncio.sleep``, other requests go on).
     - ``quotas``: requests per minute per route, e.g. ``{"batchEmbedContents": 600,
-      "*": 1200}``; over quota answers 429 with ``RetryInfo.retryDelay`` and a
-      ``Retry-After`` header holding seconds, possibly fractional (``"0.5"``). DashScope
+      "*": 1200}``; over quota answers the Gemini API's quota 429 (the exact wait in the
+      message, ``RetryInfo.retryDelay`` in whole seconds, no ``Retry-After`` header; see
+      docs/emulator.md). DashScope
       routes are ``multimodalEmbedding``, ``getPolicy`` and ``ossUpload``; over quota they
       answer 429 ``Throttling.RateQuota`` (DashScope sends no retry delay).
     - ``tier``: ``"free"``, ``"tier1"``, ``"tier2"`` or ``"tier3"``: the Gemini API's limits
