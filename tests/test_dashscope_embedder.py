@@ -719,10 +719,48 @@ def test_qwen3_vl_fuses_text_image_and_video_into_one_vector(emu: Emulator) -> N
     assert fused.embeddings[0].modality == "vl" and text.embeddings[0].modality == "text"
     assert len(fused.embeddings) == 1 and len(fused.vector) == 2560
     assert fused.vector != text.vector
-    calls = embed_calls(emu)
-    [content, _] = calls[0].json["input"]["contents"]
+    # enable_fusion fuses every content of a request (2026 reference), so the fused input
+    # travels alone with the flag and the plain text goes without it.
+    fused_call, text_call = sorted(embed_calls(emu), key=lambda c: len(str(c.json)), reverse=True)
+    [content] = contents(fused_call)
     assert sorted(content) == ["image", "text", "video"]
     assert content["video"].startswith("oss://")  # the local clip was uploaded
+    assert fused_call.json["parameters"]["enable_fusion"] is True
+    assert contents(text_call) == [{"text": "a red square"}]
+    assert "enable_fusion" not in text_call.json["parameters"]
+
+
+def test_qwen3_vl_sends_at_most_20_elements_per_request(emu: Emulator) -> None:
+    results = live(emu, "qwen3-vl-embedding").embed([f"note {i}" for i in range(45)])
+    assert len(results) == 45
+    assert sorted(len(contents(c)) for c in embed_calls(emu)) == [5, 20, 20]
+
+
+@pytest.mark.parametrize(
+    ("model", "dims"),
+    [
+        ("tongyi-embedding-vision-plus-2026-03-06", 1152),
+        ("tongyi-embedding-vision-flash-2026-03-06", 768),
+    ],
+)
+def test_dated_tongyi_models_fuse_one_content_object_without_a_flag(
+    emu: Emulator, model: str, dims: int
+) -> None:
+    spec = DASHSCOPE_MODELS[model]
+    assert spec.fused and not spec.fusion_flag and spec.default_dimension == dims
+    e = live(emu, model)
+    fused, text, image = e.embed(
+        [
+            ["a red square", Media.from_bytes(make.png())],
+            "a red square",
+            Media.from_bytes(make.png()),
+        ]
+    )
+    assert [r.embeddings[0].modality for r in (fused, text, image)] == ["vl", "text", "image"]
+    assert len(fused.vector) == dims and fused.vector not in (text.vector, image.vector)
+    [call] = embed_calls(emu)  # no flag, so fused and plain inputs share a request
+    assert sorted(contents(call)[0]) == ["image", "text"]
+    assert "enable_fusion" not in call.json["parameters"]
 
 
 def test_independent_models_reject_mixed_inputs_and_say_which_model_fuses(emu: Emulator) -> None:

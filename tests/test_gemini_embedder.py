@@ -500,3 +500,66 @@ def test_cache_key_follows_google_genais_base_url_variable(
     monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", emu.base_url.replace("127.0.0.1", "localhost"))
     GeminiEmbedder(api_key="k", cache=cache).embed(["hello"])
     assert len(emu.requests) == 2  # another endpoint: the cached vector does not answer
+
+
+# --- request size -----------------------------------------------------------------------
+
+
+def test_max_request_bytes_defaults_per_model_and_backend(emu: Emulator) -> None:
+    # 4 MiB: what Gemini API embedding calls answer for text batches (quarkus-langchain4j
+    # #1705); 18 MiB for the multimodal model, whose inline media need the documented 20 MB.
+    assert gemini(emu, "gemini-embedding-001").max_request_bytes == 4 * 2**20
+    assert gemini(emu).max_request_bytes == 18 * 2**20
+    assert vertex(emu, "gemini-embedding-001").max_request_bytes == 4 * 2**20
+    assert gemini(emu, max_request_bytes=4 * 2**20).max_request_bytes == 4 * 2**20
+    for bad in (0, 100, True, 1.5e6):
+        with pytest.raises(ConfigurationError, match="max_request_bytes"):
+            gemini(emu, max_request_bytes=bad)
+
+
+def test_batches_stay_under_max_request_bytes(emu: Emulator) -> None:
+    limit = 64 * 1024
+    texts = [f"doc {i} " + "word " * 1000 for i in range(40)]  # ~5 KB each, ~200 KB in all
+    results = gemini(emu, "gemini-embedding-001", max_request_bytes=limit).embed(texts)
+    assert len(results) == 40
+    calls = [r for r in emu.requests if r.path.endswith(":batchEmbedContents")]
+    assert len(calls) >= 4
+    assert sum(len(c.json["requests"]) for c in calls) == 40
+    assert all(int(c.headers["content-length"]) <= limit for c in calls)
+
+
+def test_non_ascii_text_is_budgeted_as_its_escaped_json(emu: Emulator) -> None:
+    limit = 16 * 1024
+    texts = ["猫が好き " * 400 for _ in range(6)]  # 6 KB of UTF-8, up to 12 KB escaped
+    gemini(emu, "gemini-embedding-001", max_request_bytes=limit).embed(texts)
+    calls = [r for r in emu.requests if r.path.endswith(":batchEmbedContents")]
+    assert all(int(c.headers["content-length"]) <= limit for c in calls)
+
+
+@pytest.mark.parametrize("backend", ["gemini-api", "vertex"])
+def test_one_input_over_max_request_bytes_is_refused_locally(emu: Emulator, backend: str) -> None:
+    big = Media.from_bytes(make.png() + b"\0" * 900_000, "image/png")
+    make_embedder = gemini if backend == "gemini-api" else vertex
+    e = make_embedder(emu, max_request_bytes=1024 * 1024)
+    with pytest.raises(MediaLimitError) as caught:
+        e.embed(["fits", big])
+    message = str(caught.value)
+    assert caught.value.index == 1 and "input 1" in message
+    assert "max_request_bytes=" in message and "1 MiB per request" in message
+    assert ("gs:// URI" if backend == "vertex" else "Files API") in message
+    assert emu.requests == []
+
+
+def test_emulator_answers_the_services_400_above_its_limit(emu: Emulator) -> None:
+    from omniembed import InvalidArgumentError
+    from omniembed.emulator.models import MAX_GEMINI_REQUEST_BYTES
+
+    # The emulator accepts up to the Gemini API's documented 20 MB, so raising
+    # max_request_bytes past it gets the service's own answer, not a silent success.
+    big = Media.from_bytes(make.png() + b"\0" * (16 * 2**20), "image/png")
+    e = gemini(emu, max_request_bytes=32 * 2**20, max_retries=0)
+    with pytest.raises(InvalidArgumentError) as caught:
+        e.embed([big])
+    assert f"Request payload size exceeds the limit: {MAX_GEMINI_REQUEST_BYTES} bytes" in str(
+        caught.value
+    )

@@ -173,29 +173,66 @@ def test_multi_images(http: httpx.Client) -> None:
     )
 
 
-def test_qwen3_fuses_one_content_object(http: httpx.Client) -> None:
-    fused = ok(embed(http, QWEN3, [{"text": "a red square", "image": red_png()}]))
+def test_qwen3_embeds_each_part_alone_without_enable_fusion(http: httpx.Client) -> None:
+    # 2026 reference: independent embeddings unless enable_fusion=true, one per input.
+    together = ok(embed(http, QWEN3, [{"text": "a red square", "image": red_png()}]))
     separate = ok(embed(http, QWEN3, [{"text": "a red square"}, {"image": red_png()}]))
 
-    [vl] = fused["output"]["embeddings"]
+    rows = together["output"]["embeddings"]
+    assert [(r["index"], r["type"]) for r in rows] == [(0, "text"), (1, "image")]
+    assert rows == separate["output"]["embeddings"]
+
+
+def test_qwen3_fuses_one_content_object_in_the_legacy_reading() -> None:
+    from omniembed.emulator.routes_dashscope import DashScopeCall, DashScopeService
+
+    service = DashScopeService(qwen3_fuses_content_objects=True)
+    body = {"model": QWEN3, "input": {"contents": [{"text": "a", "image": red_png()}]}}
+    call = DashScopeCall("multimodalEmbedding", {}, {}, b"", body, None, "http://x")
+    answer = service.handle(call)
+    assert isinstance(answer.body, dict)
+    [vl] = answer.body["output"]["embeddings"]
     assert (vl["index"], vl["type"]) == (0, "vl")
-    text, image = separate["output"]["embeddings"]
-    assert [text["type"], image["type"]] == ["text", "image"]
-    assert vl["embedding"] not in (text["embedding"], image["embedding"])
-    assert cos(vl["embedding"], text["embedding"]) > 0.5
-    assert cos(vl["embedding"], image["embedding"]) > 0.5
 
 
 def test_qwen3_enable_fusion_fuses_all_contents(http: httpx.Client) -> None:
     contents = [{"text": "a red square"}, {"image": red_png()}]
     [vl] = ok(embed(http, QWEN3, contents, enable_fusion=True))["output"]["embeddings"]
-    [same] = ok(embed(http, QWEN3, [{"text": "a red square", "image": red_png()}]))["output"][
-        "embeddings"
-    ]
+    [same] = ok(
+        embed(http, QWEN3, [{"text": "a red square", "image": red_png()}], enable_fusion=True)
+    )["output"]["embeddings"]
+    text, image = vectors(embed(http, QWEN3, contents))
 
-    assert vl["type"] == "vl"
+    assert (vl["index"], vl["type"]) == (0, "vl")
     assert vl["embedding"] == same["embedding"]
+    assert vl["embedding"] not in (text, image)
+    assert cos(vl["embedding"], text) > 0.5 and cos(vl["embedding"], image) > 0.5
     error_of(embed(http, PLUS, contents, enable_fusion=True), 400, "InvalidParameter", "fusion")
+
+
+@pytest.mark.parametrize(
+    ("model", "dims"),
+    [
+        ("tongyi-embedding-vision-plus-2026-03-06", 1152),
+        ("tongyi-embedding-vision-flash-2026-03-06", 768),
+    ],
+)
+def test_dated_tongyi_models_fuse_one_content_object(
+    http: httpx.Client, model: str, dims: int
+) -> None:
+    rows = ok(embed(http, model, [{"text": "a red square", "image": red_png()}, {"text": "a"}]))[
+        "output"
+    ]["embeddings"]
+    assert [(r["index"], r["type"], len(r["embedding"])) for r in rows] == [
+        (0, "vl", dims),
+        (1, "text", dims),
+    ]
+    error_of(
+        embed(http, model, [{"text": "a"}], enable_fusion=True),
+        400,
+        "InvalidParameter",
+        "one content object",
+    )
 
 
 def test_tongyi_rejects_several_inputs_in_one_object(http: httpx.Client) -> None:
@@ -231,7 +268,8 @@ def test_instruct_changes_text_vectors_only(http: httpx.Client) -> None:
         (PLUS, [{"image": "data:image/png;base64,@@@"}], {}, "cannot be decoded"),
         (PLUS, [{"image": "data:image/gif;base64,R0lG"}], {}, "unsupported data URI"),
         (PLUS, [{"image": "data:image/png;base64," + media.b64(b"nope")}], {}, "decoded"),
-        (PLUS, [{"text": "t"}] * 21, {}, "at most 20"),
+        (PLUS, [{"text": "t"}] * 21, {}, "should not be larger than 20.: payload.input"),
+        (QWEN3, [{"text": "t"}] * 21, {}, "should not be larger than 20.: payload.input"),
         (V1, [{"image": "https://x/a.png"}, {"image": "https://x/b.png"}], {}, "1 image"),
         (V1, [{"video": "https://x/a.mp4"}, {"video": "https://x/b.mp4"}], {}, "1 video"),
         (PLUS, [{"text": " ".join(["w"] * 1100)}], {}, "[1, 1024]"),
@@ -464,7 +502,7 @@ def test_sdk_uploads_a_local_video(
 async def test_sdk_async_call(emulator: Emulator) -> None:
     try:
         response = await AioMultiModalEmbedding.call(
-            model=QWEN3,
+            model="tongyi-embedding-vision-plus-2026-03-06",
             input=[{"text": "a red square", "image": red_png()}, {"text": "blue"}],
             api_key="k",
             base_address=emulator.base_url + "/api/v1",
@@ -479,3 +517,124 @@ async def test_sdk_async_call(emulator: Emulator) -> None:
         (0, "vl", 512),
         (1, "text", 512),
     ]
+
+
+# --- the raw SDK with local files stays on this machine -----------------------------------
+
+
+class _Outbound:
+    """Every host name this process resolves and every TCP connection it opens; refuses
+    all but loopback, so a request meant for the real Alibaba host fails here instead of
+    leaving the machine."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        import socket
+
+        self.addresses: list[str] = []
+        real_connect = socket.socket.connect
+
+        def connect(sock: socket.socket, address: Any) -> Any:
+            host = address[0] if isinstance(address, tuple) else str(address)
+            self.addresses.append(host)
+            if sock.family in (socket.AF_INET, socket.AF_INET6) and host not in (
+                "127.0.0.1",
+                "::1",
+            ):
+                raise ConnectionRefusedError(f"test: no traffic may leave the machine ({host})")
+            return real_connect(sock, address)
+
+        real_getaddrinfo = socket.getaddrinfo
+
+        def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+            name = host.decode() if isinstance(host, bytes) else str(host)
+            self.addresses.append(name)
+            if name not in ("127.0.0.1", "::1", "localhost"):
+                raise socket.gaierror(f"test: no traffic may leave the machine ({name})")
+            return real_getaddrinfo(host, *args, **kwargs)
+
+        monkeypatch.setattr(socket.socket, "connect", connect)
+        monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+
+
+def test_sdk_local_file_without_base_http_api_url_would_reach_alibaba(
+    emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Why the recipe sets dashscope.base_http_api_url: base_address routes only the embedding
+    # call; the SDK fetches the upload policy from dashscope.base_http_api_url.
+    monkeypatch.setattr(
+        dashscope, "base_http_api_url", "https://dashscope-intl.aliyuncs.com/api/v1"
+    )
+    outbound = _Outbound(monkeypatch)
+    image = tmp_path / "red.png"
+    image.write_bytes(media.png(RED))
+    with pytest.raises(Exception):  # noqa: B017, PT011 - whichever error the SDK wraps it in
+        MultiModalEmbedding.call(
+            model=PLUS,
+            input=[{"image": str(image)}],
+            api_key="sk-test",
+            base_address=emulator.base_url + "/api/v1",
+        )
+    assert emulator.requests == []  # the policy request went elsewhere (and was refused)
+    assert "dashscope-intl.aliyuncs.com" in outbound.addresses
+
+
+def test_sdk_local_files_with_the_documented_recipe_stay_local(
+    emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    outbound = _Outbound(monkeypatch)
+    # The recipe (docs/emulator_in_ci.md): every SDK base URL at the emulator, then calls
+    # with or without base_address.
+    api = emulator.base_url + "/api/v1"
+    monkeypatch.setattr(dashscope, "base_http_api_url", api)
+    image, clip = tmp_path / "red.png", tmp_path / "clip.mp4"
+    image.write_bytes(media.png(RED))
+    clip.write_bytes(media.video(1))
+
+    response = MultiModalEmbedding.call(
+        model=PLUS,
+        input=[{"image": str(image)}, {"video": f"file://{clip}"}],
+        api_key="sk-test",
+    )
+
+    assert response.status_code == 200, response.message
+    assert [e["type"] for e in response.output["embeddings"]] == ["image", "video"]
+    assert [r.route for r in emulator.requests] == [
+        "getPolicy",
+        "ossUpload",
+        "ossUpload",
+        "multimodalEmbedding",
+    ]
+    assert sorted(emulator.uploads.values()) == sorted([len(media.png(RED)), len(media.video(1))])
+    assert outbound.addresses and set(outbound.addresses) <= {"127.0.0.1"}
+
+
+def test_ci_recipe_environment_routes_every_sdk_call_to_the_emulator(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    """The CI recipe exports DASHSCOPE_HTTP_BASE_URL before Python starts (the SDK reads it
+    at import): a test process that calls the SDK with no base URL at all stays local."""
+    import os
+    import subprocess
+    import sys
+
+    image = tmp_path / "red.png"
+    image.write_bytes(media.png(RED))
+    script = (
+        "import dashscope\n"
+        "r = dashscope.MultiModalEmbedding.call(model='tongyi-embedding-vision-plus',"
+        f" input=[{{'image': {str(image)!r}}}], api_key='sk-test')\n"
+        "assert r.status_code == 200, r\n"
+    )
+    unroutable = "http://192.0.2.1:9"  # TEST-NET-1 (RFC 5737): never answers
+    env = {
+        **os.environ,
+        "DASHSCOPE_HTTP_BASE_URL": emulator.base_url + "/api/v1",
+        "HTTP_PROXY": unroutable,
+        "HTTPS_PROXY": unroutable,
+        "NO_PROXY": "127.0.0.1",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert [r.route for r in emulator.requests] == ["getPolicy", "ossUpload", "multimodalEmbedding"]

@@ -79,8 +79,11 @@ class DashScopeModel:
     #: budget), so the emulator uses the same conservative 20.
     max_contents: int
     max_multi_images: int  # 0: multi_images not supported
-    #: A content object with several of text/image/video is fused into ONE "vl" vector.
-    fuses: bool
+    #: How the model fuses (2026 reference, "Embedding types"): "flag" — only with
+    #: ``parameters.enable_fusion = true``, which fuses every content of the request into
+    #: one vector (qwen3-vl-embedding); "content" — the text, image and video of ONE content
+    #: object fuse, no flag (the dated tongyi-embedding-vision-*-2026-03-06); "" — never.
+    fusion: str
     #: Per-request totals (multimodal-embedding-v1: one image and one video), or None.
     max_images: int | None = None
     max_videos: int | None = None
@@ -100,7 +103,7 @@ MODELS: dict[str, DashScopeModel] = {
         max_video_bytes=10 * MB,
         max_contents=20,
         max_multi_images=8,
-        fuses=False,
+        fusion="",
     ),
     "tongyi-embedding-vision-flash": DashScopeModel(
         id="tongyi-embedding-vision-flash",
@@ -111,7 +114,7 @@ MODELS: dict[str, DashScopeModel] = {
         max_video_bytes=10 * MB,
         max_contents=20,
         max_multi_images=8,
-        fuses=False,
+        fusion="",
     ),
     "qwen3-vl-embedding": DashScopeModel(
         id="qwen3-vl-embedding",
@@ -123,8 +126,32 @@ MODELS: dict[str, DashScopeModel] = {
         max_video_bytes=50 * MB,
         max_contents=20,
         max_multi_images=0,
-        fuses=True,
+        fusion="flag",
         image_formats=("jpeg", "jpg", "png", "webp", "bmp", "tiff"),
+    ),
+    # The dated snapshots: limits as their family's (the reference gives no separate table
+    # in the revisions read; an assumption).
+    "tongyi-embedding-vision-plus-2026-03-06": DashScopeModel(
+        id="tongyi-embedding-vision-plus-2026-03-06",
+        dimensions=(64, 128, 256, 512, 1024, 1152),
+        default_dimension=1152,
+        max_text_tokens=1024,
+        max_image_bytes=3 * MB,
+        max_video_bytes=10 * MB,
+        max_contents=20,
+        max_multi_images=8,
+        fusion="content",
+    ),
+    "tongyi-embedding-vision-flash-2026-03-06": DashScopeModel(
+        id="tongyi-embedding-vision-flash-2026-03-06",
+        dimensions=(64, 128, 256, 512, 768),
+        default_dimension=768,
+        max_text_tokens=1024,
+        max_image_bytes=3 * MB,
+        max_video_bytes=10 * MB,
+        max_contents=20,
+        max_multi_images=8,
+        fusion="content",
     ),
     "multimodal-embedding-v1": DashScopeModel(
         id="multimodal-embedding-v1",
@@ -135,7 +162,7 @@ MODELS: dict[str, DashScopeModel] = {
         max_video_bytes=10 * MB,
         max_contents=20,
         max_multi_images=0,
-        fuses=False,
+        fusion="",
         max_images=1,
         max_videos=1,
         truncates_text=True,
@@ -211,7 +238,12 @@ class DashScopeService:
     ``x-oss-forbid-overwrite`` it sends.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, qwen3_fuses_content_objects: bool = False) -> None:
+        #: Earlier revisions of the reference fused the parts of one qwen3-vl-embedding
+        #: content object without a flag; the 2026 revision fuses only with enable_fusion and
+        #: otherwise embeds each part on its own. The sources disagree, so both are available;
+        #: the default follows the newest.
+        self.qwen3_fuses_content_objects = qwen3_fuses_content_objects
         self._objects: dict[str, bytes] = {}
         self._policies: dict[str, _Policy] = {}
         self._lock = threading.Lock()
@@ -314,9 +346,12 @@ class DashScopeService:
         if not isinstance(contents, list) or not contents:
             raise invalid_parameter("input.contents must be a non-empty list.")
         if len(contents) > model.max_contents:
+            # The service's wording for its batch cap, as a user posted it from the text
+            # embedding API (langchain4j/langchain4j#1140: "batch size is invalid, it should
+            # not be larger than 25.: payload.input.contents", 400 InvalidParameter).
             raise invalid_parameter(
-                f"input.contents has {len(contents)} elements; {model.id} accepts at most "
-                f"{model.max_contents} per request."
+                f"batch size is invalid, it should not be larger than {model.max_contents}.: "
+                "payload.input.contents"
             )
         params = body.get("parameters") or {}
         if not isinstance(params, dict):
@@ -333,10 +368,17 @@ class DashScopeService:
         _check_totals(model, parsed)
         full = max(model.dimensions or (model.default_dimension,))
         embeddings: list[dict[str, Any]] = []
-        groups: list[tuple[int, list[_Item]]] = list(enumerate(parsed))
         if params.get("enable_fusion") is True:
-            groups = [(0, [item for items in parsed for item in items])]
-        for index, items in groups:
+            groups = [[item for items in parsed for item in items]]
+        elif model.fusion == "content" or (
+            model.fusion == "flag" and self.qwen3_fuses_content_objects
+        ):
+            groups = parsed
+        else:
+            # Independent embeddings: one vector per text, image, video or multi_images, in
+            # request order, even when they share a content object.
+            groups = [[item] for items in parsed for item in items]
+        for index, items in enumerate(groups):
             kinds = {item.kind for item in items}
             vectors = [item.vector for item in items]
             if instruct and "text" in kinds:
@@ -368,7 +410,7 @@ class DashScopeService:
         present = [key for key in _CONTENT_KEYS if content.get(key) not in (None, "", [])]
         if not present:
             raise invalid_parameter(f"{path} must hold one of text, image, video, multi_images.")
-        if len(present) > 1 and (not model.fuses or "multi_images" in present):
+        if len(present) > 1 and (not model.fusion or "multi_images" in present):
             raise invalid_parameter(
                 f"{path} holds {present}; {model.id} embeds one of text, image, video or "
                 "multi_images per content object (put each in its own object)."
@@ -522,8 +564,15 @@ def _check_parameters(model: DashScopeModel, params: Mapping[str, Any]) -> None:
     if fusion is not None:
         if not isinstance(fusion, bool):
             raise invalid_parameter("parameters.enable_fusion must be a boolean.")
-        if fusion and not model.fuses:
-            raise invalid_parameter(f"parameters.enable_fusion is not supported by {model.id}.")
+        if fusion and model.fusion != "flag":
+            raise invalid_parameter(
+                f"parameters.enable_fusion is not supported by {model.id}"
+                + (
+                    "; it fuses the text, image and video of one content object."
+                    if model.fusion
+                    else "."
+                )
+            )
 
 
 def _check_totals(model: DashScopeModel, parsed: list[list[_Item]]) -> None:

@@ -6,9 +6,12 @@ Wire rules this module owns (DESIGN.md §3, model limits in `dashscope_models`):
 * One request (``MultiModalEmbedding.call`` / ``AioMultiModalEmbedding.call``) carries up to
   the model's element limit of content objects; each content object gives one vector,
   answered as ``output.embeddings[{index, embedding, type}]`` and mapped back by ``index``.
-* qwen3-vl-embedding fuses the parts of ONE content object (text + image + video) into one
-  vector (type ``"vl"``), so an interleaved omniembed input becomes one content object. The
-  other models embed text, images and video independently: an input holds one modality
+* An interleaved omniembed input (text + image + video) becomes ONE content object, fused
+  into one vector (type ``"vl"``) by the models that fuse: qwen3-vl-embedding needs
+  ``parameters.enable_fusion = true``, which fuses every content of the request, so such an
+  input is sent alone with the flag; the dated ``tongyi-embedding-vision-*-2026-03-06``
+  models fuse one content object without a flag (2026 API reference, `dashscope_models`).
+  The other models embed text, images and video independently: an input holds one modality
   (several images become one ``multi_images`` element where the model takes it).
 * Images go inline as ``data:image/{fmt};base64,...`` (re-encoded and downscaled when the
   model does not take the format or the file is over its byte limit) or by http(s)/oss URL.
@@ -331,7 +334,10 @@ class DashScopeEmbedder(Embedder):
             [p if isinstance(p, str) else [p.mime_type, p.content_hash()] for p in parts],
         )
         group: Any = None
-        if content.images and self.spec.max_images_per_request is not None:
+        if content.modality == "vl" and self.spec.fusion_flag:
+            # enable_fusion fuses every content of the request: a fused input goes alone.
+            group = ("fused", index)
+        elif content.images and self.spec.max_images_per_request is not None:
             group = ("one-image-per-request", index)
         elif content.video is not None and self.spec.max_videos_per_request is not None:
             group = ("one-video-per-request", index)
@@ -382,13 +388,22 @@ class DashScopeEmbedder(Embedder):
             )
         if len(images) > 1:
             self._check_image_count(index, len(images))
+            if len(kinds) > 1:
+                # multi_images must be an element of its own: the service takes it alone in
+                # a content object, so it cannot join a fused text/video.
+                raise MediaLimitError(
+                    f"{len(images)} images with {' and '.join(k for k in kinds if k != 'image')}"
+                    f" in one input; {spec.name} fuses one image with text and video. Pass "
+                    "the images as their own input (one multi_images vector)",
+                    index=index,
+                )
         text = "\n".join(texts) if texts else None
         if text is not None:
             self._check_text(index, text)
         prepared = tuple(self._image(index, image) for image in images)
         video = self._video(index, videos[0]) if videos else None
         modality = kinds[0] if len(kinds) == 1 else "vl"
-        if len(images) > 1 and not spec.fused:
+        if len(images) > 1:
             modality = "multi_images"
         return _Content(text, prepared, video, len(images) > 1, modality)
 
@@ -536,7 +551,7 @@ class DashScopeEmbedder(Embedder):
 
     # --- sending -------------------------------------------------------------------------
 
-    def _call_kwargs(self) -> dict[str, Any]:
+    def _call_kwargs(self, batch: list[WorkItem]) -> dict[str, Any]:
         kwargs: dict[str, Any] = {
             "model": self.model,
             "api_key": self._secret.get_secret_value(),
@@ -549,6 +564,11 @@ class DashScopeEmbedder(Embedder):
             kwargs["fps"] = self.fps
         if self.instruct is not None:
             kwargs["instruct"] = self.instruct
+        if self.spec.fusion_flag and len(batch) == 1 and batch[0].payload.modality == "vl":
+            # The 2026 reference: qwen3-vl-embedding fuses only with the flag (earlier
+            # revisions fused one content object without it; the one object sent here
+            # fuses under either reading).
+            kwargs["enable_fusion"] = True
         if self.timeout is not None:
             kwargs["request_timeout"] = self.timeout
         return kwargs
@@ -622,7 +642,7 @@ class DashScopeEmbedder(Embedder):
         try:
             contents = self._contents(batch)
             response = _MultiModalEmbedding.call(
-                input=contents, session=self._sync_session(), **self._call_kwargs()
+                input=contents, session=self._sync_session(), **self._call_kwargs(batch)
             )
         except Exception as exc:
             raise _typed(exc) from exc
@@ -644,7 +664,7 @@ class DashScopeEmbedder(Embedder):
             carried = _BLOBS.set(blobs)
             try:
                 response = await _AioMultiModalEmbedding.call(
-                    input=contents, session=self._aio_loops.get(), **self._call_kwargs()
+                    input=contents, session=self._aio_loops.get(), **self._call_kwargs(batch)
                 )
             finally:
                 _BLOBS.reset(carried)

@@ -7,10 +7,18 @@ Sources (Alibaba Cloud Model Studio, "Multimodal embedding API details" /
 * https://help.aliyun.com/zh/model-studio/multimodal-embedding-api-reference
 * https://www.alibabacloud.com/help/zh/doc-detail/2712517.html (updated Mar 26, 2026)
 * https://help.aliyun.com/zh/dashscope/developer-reference/one-peace-multimodal-embedding-api-details
+* https://help.aliyun.com/en/model-studio/multimodal-embedding-api-reference (2026 revision,
+  "Embedding types"): qwen3-vl-embedding fuses only with ``enable_fusion=true``, which fuses
+  ALL contents of the request into one vector; tongyi-embedding-vision-plus-2026-03-06 and
+  tongyi-embedding-vision-flash-2026-03-06 fuse text, image and video placed in the same
+  content object. The dashscope SDK (2.0.2, ``MultiModalEmbedding.call``) documents the
+  same: "enable_fusion: Only for qwen3-vl-embedding. When True, fuses all contents into 1
+  vector".
 
 The pages disagree in places between revisions (e.g. qwen3-vl-embedding's image limit is
-5 MB in most revisions and 10 MB in one); where they do, or where they are silent, the
-table takes the more conservative value and says so in a comment.
+5 MB in most revisions and 10 MB in one; earlier revisions fuse a qwen3-vl-embedding content
+object without any flag); where they do, or where they are silent, the table takes the more
+conservative value and says so in a comment.
 """
 
 from __future__ import annotations
@@ -62,6 +70,9 @@ class DashScopeModelSpec:
     max_elements: int
     #: True: the parts of one content object are fused into ONE vector (type "vl").
     fused: bool = False
+    #: True: a fused content needs ``parameters.enable_fusion = true``, which fuses every
+    #: content of the request, so each fused input travels alone (qwen3-vl-embedding).
+    fusion_flag: bool = False
     #: Images in one ``multi_images`` element; 0: the model takes no ``multi_images``.
     max_multi_images: int = 0
     #: Per-request caps on image / video elements (None: only ``max_elements``).
@@ -118,8 +129,29 @@ DASHSCOPE_MODELS: dict[str, DashScopeModelSpec] = {
             max_video_bytes=50 * _MB,
             max_elements=20,
             fused=True,
+            fusion_flag=True,
             image_mime_types=_QWEN_IMAGES,
             video_mime_types=_QWEN_VIDEOS,
+        ),
+        # The dated snapshots (2026 reference, "Embedding types"): fuse text, image and video
+        # placed in one content object, no flag. The reference's excerpts give no separate
+        # limits for them, so they keep their family's dims and limits (an assumption).
+        *(
+            DashScopeModelSpec(
+                f"tongyi-embedding-vision-{size}-2026-03-06",
+                dimensions=dims,
+                default_dimension=dims[-1],
+                max_text_tokens=1024,
+                max_image_bytes=3 * _MB,
+                max_video_bytes=10 * _MB,
+                max_elements=20,
+                fused=True,
+                max_multi_images=8,
+            )
+            for size, dims in (
+                ("plus", (64, 128, 256, 512, 1024, 1152)),
+                ("flash", (64, 128, 256, 512, 768)),
+            )
         ),
         # Fixed 1024 dims (no `dimension`); text 512 tokens (longer is truncated); image
         # ≤3 MB; video ≤10 MB; ≤20 elements per request, at most 1 image and 1 video.

@@ -72,8 +72,26 @@ from .vectors import l2_normalize as _l2_normalize
 
 logger = logging.getLogger("omniembed.gemini")
 
-# The Gemini API rejects requests over 20 MB; leave room for JSON and base64 overhead.
-_MAX_REQUEST_BYTES = 18 * 1024 * 1024
+#: Request body limits (the ``max_request_bytes=`` default). The public sources disagree,
+#: so the figure is a keyword:
+#: - users get 400 INVALID_ARGUMENT "Request payload size exceeds the limit: 4194304
+#:   bytes." from Gemini API embedding calls (quarkiverse/quarkus-langchain4j#1705: a
+#:   gemini-embedding-001 text batch on batchEmbedContents, 2025-08), so text-only models
+#:   default to 4 MiB — a text batch never needs more, so the stricter figure costs nothing;
+#: - the Gemini API docs give 20 MB as the total request size with inline data, and
+#:   gemini-embedding-2 takes inline video and audio that do not fit in 4 MiB, so it defaults
+#:   to 18 MiB (20 MB less JSON slack) — pass ``max_request_bytes=4 * 2**20`` where a
+#:   project sees the 4 MiB answer;
+#: - Vertex AI: no public figure for :predict / :embedContent on publisher models was found
+#:   (the 1.5 MB online-prediction figure is for custom-trained model endpoints), so it keeps
+#:   the same defaults.
+TEXT_MODEL_MAX_REQUEST_BYTES = 4 * 1024 * 1024
+MULTIMODAL_MAX_REQUEST_BYTES = 18 * 1024 * 1024
+#: The request around the inputs (model name, config, JSON punctuation): kept out of the
+#: budget so a batch that weighs exactly the limit still fits.
+_ENVELOPE_BYTES = 1024
+#: Per input: ``{"model": "models/…", "content": {"parts": [...]}, "taskType": …}``.
+_PER_INPUT_BYTES = 256
 _CHARS_PER_TOKEN = 4  # a conservative estimate for the over-length warning
 #: Characters kept per allowed token when cutting far-too-long text (no token is longer).
 _MAX_CHARS_PER_TOKEN = 64
@@ -144,6 +162,7 @@ class GeminiEmbedder(Embedder):
         cache: Any = None,
         progress: bool = False,
         audio_limit_sec: float | None = None,
+        max_request_bytes: int | None = None,
         **runtime: Any,
     ):
         self.spec: GeminiModelSpec = _with_audio_limit(model_spec(model), audio_limit_sec)
@@ -159,6 +178,16 @@ class GeminiEmbedder(Embedder):
         self.quota_service = "vertex" if self.vertexai else "gemini-api"
         self._check_model_and_dimension(model)
         self._max_batch = 1 if self.vertexai else 100
+        default_limit = (
+            MULTIMODAL_MAX_REQUEST_BYTES if self.spec.multimodal else TEXT_MODEL_MAX_REQUEST_BYTES
+        )
+        limit = default_limit if max_request_bytes is None else max_request_bytes
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit <= 2 * _ENVELOPE_BYTES:
+            raise ConfigurationError(
+                f"max_request_bytes must be an int above {2 * _ENVELOPE_BYTES} bytes, got "
+                f"{max_request_bytes!r}"
+            )
+        self.max_request_bytes = limit
         if runtime.get("quota") is None and "tier" not in runtime:
             # Vertex AI publishes one default quota per project; the Gemini API's depends
             # on the project's tier, which only its owner knows.
@@ -173,7 +202,7 @@ class GeminiEmbedder(Embedder):
             cache=cache,
             progress=progress,
             max_batch_size=self._max_batch,
-            max_batch_bytes=_MAX_REQUEST_BYTES,
+            max_batch_bytes=self.max_request_bytes - _ENVELOPE_BYTES,
             **runtime,
         )
         self._client = self._build_client(
@@ -260,9 +289,26 @@ class GeminiEmbedder(Embedder):
             request.title,
             [p if isinstance(p, str) else [p.mime_type, p.content_hash()] for p in request.parts],
         )
-        weight = sum(
-            len(p.encode()) if isinstance(p, str) else (p.size or 0) * 4 // 3 for p in request.parts
+        weight = _PER_INPUT_BYTES + sum(
+            _wire_text_bytes(p) if isinstance(p, str) else _wire_media_bytes(p)
+            for p in request.parts
         )
+        budget = self.max_request_bytes - _ENVELOPE_BYTES
+        if weight > budget:
+            # Refused here: the service would answer 400 "Request payload size exceeds the
+            # limit" for the request, and no batching can make one input smaller.
+            raise MediaLimitError(
+                f"the input needs about {weight / 2**20:.2f} MiB on the wire (base64 media); "
+                f"this {self.backend} embedder sends at most {self.max_request_bytes} bytes per "
+                "request (max_request_bytes=). Shrink or split the media, "
+                + (
+                    "pass a gs:// URI, "
+                    if self.vertexai
+                    else "upload it with the Files API and pass its URI, "
+                )
+                + "or raise max_request_bytes= if your project accepts larger requests",
+                index=index,
+            )
         # google-genai sends one config per call, so inputs batch only with equal titles.
         return [
             WorkItem(index, request, key, group=request.title, weight=weight, tokens=request.tokens)
@@ -369,11 +415,19 @@ class GeminiEmbedder(Embedder):
             self._check_reference(index, item)
             mime = item.mime_type
             # The byte size first: from the file's size, before anything reads it whole.
-            if not item.is_remote and (item.size or 0) > _MAX_REQUEST_BYTES:
+            room = self.max_request_bytes - _ENVELOPE_BYTES - _PER_INPUT_BYTES
+            if not item.is_remote and _wire_media_bytes(item) > room:
                 raise MediaLimitError(
-                    f"the file is {(item.size or 0) / 2**20:.1f} MiB; inline media must stay under "
-                    f"{_MAX_REQUEST_BYTES // 2**20} MiB per request"
-                    + ("; pass a gs:// URI instead" if self.vertexai else ""),
+                    f"the file is {(item.size or 0) / 2**20:.1f} MiB; inline media must stay "
+                    f"under {self.max_request_bytes / 2**20:.0f} MiB per request "
+                    f"({_wire_media_bytes(item) / 2**20:.1f} MiB as base64; "
+                    "max_request_bytes=)"
+                    + (
+                        "; pass a gs:// URI instead"
+                        if self.vertexai
+                        else "; upload it with the Files API and pass its URI"
+                    )
+                    + ", or raise max_request_bytes= if your project accepts larger requests",
                     index=index,
                     source=item.source,
                 )
@@ -698,6 +752,19 @@ def _positions(parts: Sequence[str | Media], ids: set[int]) -> frozenset[int]:
 
 def _typed(exc: Exception) -> Exception:
     return map_google_error(exc, provider="gemini") or exc
+
+
+def _wire_text_bytes(text: str) -> int:
+    # JSON escapes non-ASCII as \uXXXX (6 bytes per UTF-16 unit) in the worst case.
+    if text.isascii():
+        return len(text) + 2
+    return len(text.encode("utf-16-le")) * 3 + 2
+
+
+def _wire_media_bytes(media: Media) -> int:
+    if media.is_remote:
+        return len(media.uri or "") + 64
+    return ((media.size or 0) + 2) // 3 * 4 + 64
 
 
 def _text_bytes(batch: list[WorkItem]) -> int:
