@@ -48,3 +48,23 @@ def tones_wav(tmp_path: Path) -> Path:
     path = tmp_path / "tones.wav"
     path.write_bytes(make.tones([(10, 301.3), (10, 1500), (10, 301.3)]))
     return path
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    # Here, not in tests/conformance/conftest.py: pytest reads options only from the root
+    # conftest when the run is not started inside that folder.
+    group = parser.getgroup("conformance", "tests/conformance: one scenario suite, two targets")
+    group.addoption(
+        "--target",
+        choices=("emulator", "live"),
+        default="emulator",
+        help="run tests/conformance against the built-in emulator (default) or the real "
+        "services (each provider only with its credentials; see docs/conformance.md)",
+    )
+    group.addoption(
+        "--record",
+        metavar="DIR",
+        default=None,
+        help="save every HTTP exchange of tests/conformance as YAML cassettes under DIR, "
+        "secrets removed",
+    )

@@ -1,6 +1,9 @@
 """Against the real Gemini API: run with GEMINI_API_KEY set (skipped otherwise).
 
 GEMINI_API_KEY=... pytest -m live
+
+A quick smoke test; the full live check of every provider is the conformance suite,
+``pytest tests/conformance --target live`` (docs/conformance.md).
 """
 
 from __future__ import annotations
