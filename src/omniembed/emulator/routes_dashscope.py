@@ -31,7 +31,7 @@ import secrets
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..errors import OmniEmbedError
@@ -129,30 +129,6 @@ MODELS: dict[str, DashScopeModel] = {
         fusion="flag",
         image_formats=("jpeg", "jpg", "png", "webp", "bmp", "tiff"),
     ),
-    # The dated snapshots: limits as their family's (the reference gives no separate table
-    # in the revisions read; an assumption).
-    "tongyi-embedding-vision-plus-2026-03-06": DashScopeModel(
-        id="tongyi-embedding-vision-plus-2026-03-06",
-        dimensions=(64, 128, 256, 512, 1024, 1152),
-        default_dimension=1152,
-        max_text_tokens=1024,
-        max_image_bytes=3 * MB,
-        max_video_bytes=10 * MB,
-        max_contents=20,
-        max_multi_images=8,
-        fusion="content",
-    ),
-    "tongyi-embedding-vision-flash-2026-03-06": DashScopeModel(
-        id="tongyi-embedding-vision-flash-2026-03-06",
-        dimensions=(64, 128, 256, 512, 768),
-        default_dimension=768,
-        max_text_tokens=1024,
-        max_image_bytes=3 * MB,
-        max_video_bytes=10 * MB,
-        max_contents=20,
-        max_multi_images=8,
-        fusion="content",
-    ),
     "multimodal-embedding-v1": DashScopeModel(
         id="multimodal-embedding-v1",
         dimensions=(),
@@ -168,6 +144,13 @@ MODELS: dict[str, DashScopeModel] = {
         truncates_text=True,
     ),
 }
+
+# The dated snapshots: their family's limits (the reference gives no separate table in the
+# revisions read; an assumption), but they fuse text, image and video sent in one content
+# object without a flag.
+for _family in ("tongyi-embedding-vision-plus", "tongyi-embedding-vision-flash"):
+    _dated = f"{_family}-2026-03-06"
+    MODELS[_dated] = replace(MODELS[_family], id=_dated, fusion="content")
 
 _CONTENT_KEYS = ("text", "image", "video", "multi_images")
 _DATA_URI = re.compile(r"^data:([\w.+-]+)/([\w.+-]+);base64,(.*)$", re.S)
