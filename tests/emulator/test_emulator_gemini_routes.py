@@ -94,6 +94,18 @@ def test_request_model_must_match_url_model(http: httpx.Client) -> None:
     assert M1 in error["message"]
 
 
+def test_a_top_level_model_naming_the_url_model_is_accepted(http: httpx.Client) -> None:
+    # BatchEmbedContentsRequest has a ``model`` field; the Go SDK sends it in the body too.
+    body = {"model": f"models/{M1}", **batch_body(M1, text("hello"))}
+    response = http.post(f"/v1beta/models/{M1}:batchEmbedContents", json=body)
+    assert response.status_code == 200, response.text
+    assert len(response.json()["embeddings"]) == 1
+
+    body["model"] = f"models/{M2}"
+    error = error_of(http.post(f"/v1beta/models/{M1}:batchEmbedContents", json=body), 400)
+    assert "differs from the model in the URL" in error["message"]
+
+
 def test_unknown_model_404_names_the_api_version(http: httpx.Client) -> None:
     response = http.post("/v1/models/nope:batchEmbedContents", json=batch_body("nope", text("x")))
 

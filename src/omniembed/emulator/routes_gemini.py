@@ -37,7 +37,20 @@ _EMBED_FIELDS = ("model", "content", "taskType", "title", "outputDimensionality"
 def batch_embed_contents(call: Call, body: Any) -> dict[str, Any]:
     model = model_or_404(call, "embedContent")
     with _violations("BatchEmbedContentsRequest"):
-        fields = read_fields(body, "", ("requests",))
+        # ``model`` is a field of the request message too (google.ai.generativelanguage
+        # v1/v1beta BatchEmbedContentsRequest: "Required. The model's resource name"), and
+        # some clients (the Go SDK) send it in the body as well as the URL.
+        fields = read_fields(body, "", ("model", "requests"))
+        if "model" in fields:
+            named = as_str(fields["model"], "model")
+            if (named if named.startswith("models/") else f"models/{named}") != (
+                f"models/{call.model}"
+            ):
+                raise Violation(
+                    "model",
+                    f"the request's model {named!r} differs from the model in the URL, "
+                    f"models/{call.model}",
+                )
         raw = as_list(fields.get("requests", []), "requests")
         if not raw:
             raise Violation("requests", "at least one request is required")
