@@ -51,6 +51,29 @@ def test_injected_429_is_the_gemini_quota_answer(emulator: Emulator, http: httpx
     assert http.post(PATH, json=BODY).status_code == 200  # the script is consumed
 
 
+def test_injected_429_on_vertex_is_vertex_s_answer(emulator: Emulator, http: httpx.Client) -> None:
+    # Vertex AI's throttling 429 as posted (continuedev/continue#8967,
+    # google-gemini/gemini-cli#15911): one sentence, no details, no retry hint.
+    emulator.inject("429")
+    vertex = "/v1/projects/p/locations/us-central1/publishers/google/models/"
+    response = http.post(
+        vertex + "gemini-embedding-001:embedContent",
+        json=BODY,
+        headers={"authorization": "Bearer t"},
+    )
+    assert response.status_code == 429
+    assert "retry-after" not in response.headers
+    assert response.json() == {
+        "error": {
+            "code": 429,
+            "message": "Resource exhausted. Please try again later. Please refer to "
+            "https://cloud.google.com/vertex-ai/generative-ai/docs/error-code-429 for more "
+            "details.",
+            "status": "RESOURCE_EXHAUSTED",
+        }
+    }
+
+
 def test_retry_delay_is_whole_seconds_cut_down(emulator: Emulator, http: httpx.Client) -> None:
     # "Please retry in 58.934310785s." goes with retryDelay "58s" (python-genai#2114).
     emulator.faults = {"retry_delay_s": 2.75}

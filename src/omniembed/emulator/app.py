@@ -54,6 +54,7 @@ from .google_errors import (
     method_not_found,
     resource_exhausted,
     unavailable,
+    vertex_resource_exhausted,
 )
 from .jsonio import dumps
 from .limits import MAX_BODY_BYTES, MAX_JSON_DEPTH, RAW_BODY_ROUTES, body_limit, too_deep
@@ -249,6 +250,8 @@ class Dispatcher:
         if outcome == "slow":
             await asyncio.sleep(fault_setting(faults, "slow_seconds"))
         elif outcome == "429":
+            if call is not None and call.api == "vertex":
+                raise vertex_resource_exhausted()
             raise resource_exhausted(fault_setting(faults, "retry_delay_s"))
         elif outcome == "500":
             raise internal()
@@ -269,7 +272,9 @@ class Dispatcher:
                 raise denied
         wait = self._quotas.take(settings.quotas, call.route)
         if wait > 0:
-            raise rate_quota() if call.api == "dashscope" else resource_exhausted(wait)
+            if call.api == "dashscope":
+                raise rate_quota()
+            raise vertex_resource_exhausted() if call.api == "vertex" else resource_exhausted(wait)
         if wire.refusal is not None:  # over the route's body limit (the body was not read)
             raise wire.refusal
         loop = asyncio.get_running_loop()

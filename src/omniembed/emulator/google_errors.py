@@ -176,6 +176,20 @@ def resource_exhausted(retry_after_s: float) -> GoogleError:
     )
 
 
+#: Vertex AI's 429 when a request is throttled without naming a quota (shared capacity, or
+#: a limit the emulator does not model): this one sentence and no details, as posted in
+#: continuedev/continue#8967 and google-gemini/gemini-cli#15911.
+VERTEX_EXHAUSTED_MESSAGE = (
+    "Resource exhausted. Please try again later. Please refer to "
+    "https://cloud.google.com/vertex-ai/generative-ai/docs/error-code-429 for more details."
+)
+
+
+def vertex_resource_exhausted() -> GoogleError:
+    """Vertex AI's generic 429 (no retry hint: the client backs off on its own)."""
+    return GoogleError(429, VERTEX_EXHAUSTED_MESSAGE)
+
+
 def missing_api_key() -> GoogleError:
     return GoogleError(403, MISSING_KEY_MESSAGE)
 
