@@ -385,3 +385,23 @@ def test_a_dashscope_route_without_api_v1_gets_a_dashscope_404_with_the_fix(
     body = answer.json()
     assert "code" in body and "request_id" in body  # DashScope's shape, not Google's
     assert "/api/v1" in body["message"] and "base_url=" in body["message"]
+
+
+def test_text_embedding_models_take_4_mib_and_gemini_embedding_2_20_mb(
+    emulator: Emulator,
+) -> None:
+    # quarkiverse/quarkus-langchain4j#1705: a gemini-embedding-001 text batch over 4 MiB
+    # gets "Request payload size exceeds the limit: 4194304 bytes."; gemini-embedding-2
+    # takes inline media up to the 20 MB request limit.
+    text = "word " * 900_000  # ~4.3 MiB of JSON
+    with httpx.Client(base_url=emulator.base_url, timeout=60) as http:
+        for model, status in (("gemini-embedding-001", 400), ("gemini-embedding-2", 200)):
+            body = {
+                "requests": [{"model": f"models/{model}", "content": {"parts": [{"text": text}]}}]
+            }
+            response = http.post(f"/v1beta/models/{model}:batchEmbedContents", json=body)
+            assert response.status_code == status, (model, response.text[:200])
+            if status == 400:
+                assert response.json()["error"]["message"] == (
+                    "Request payload size exceeds the limit: 4194304 bytes."
+                )

@@ -10,9 +10,11 @@ Sources and assumptions:
   20 MB as the total request size for inline data, answered 400 ``Request payload size
   exceeds the limit: N bytes.`` — the wording users post, e.g.
   google-gemini/deprecated-generative-ai-android#26 (4194304 bytes) and
-  quarkiverse/quarkus-langchain4j#1705 (4194304 bytes on a Gemini embedding call)). Those
-  reports show 4 MiB on some embedding calls; the emulator keeps 20 MB so that inline video
-  for gemini-embedding-2 (≤ 120 s) still fits — see docs/emulator.md.
+  quarkiverse/quarkus-langchain4j#1705 (4194304 bytes on a Gemini embedding call)).
+- Gemini API embedding routes of text-only models (gemini-embedding-001): 4 MiB, the limit
+  quarkiverse/quarkus-langchain4j#1705 reports for a gemini-embedding-001 text batch. The
+  multimodal gemini-embedding-2 keeps 20 MB, so that inline video (≤ 120 s) still fits: no
+  public report shows the 4 MiB limit on it (omniembed's client sends it at most 18 MiB).
 - Vertex AI routes: 30 MB, an assumption: large enough for the largest inline input the
   emulator itself accepts (a 20 MB ``multimodalembedding@001`` image is ~26.7 MB of base64).
 - DashScope embedding: 32 MB, an assumption (Model Studio publishes per-item limits — images
@@ -30,7 +32,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .models import MAX_GEMINI_REQUEST_BYTES
+from .models import MAX_GEMINI_REQUEST_BYTES, gemini_model
 from .routing import Call
 
 MB = 1024 * 1024
@@ -41,6 +43,8 @@ DASHSCOPE_MAX_BODY_BYTES = 32 * MB
 OSS_MAX_FILE_MB = 100
 OSS_MAX_BODY_BYTES = (OSS_MAX_FILE_MB + 1) * MB
 UPLOAD_MAX_BODY_BYTES = MAX_BODY_BYTES
+TEXT_EMBEDDING_MAX_BODY_BYTES = 4 * MB
+_EMBEDDING_ROUTES = frozenset({"batchEmbedContents", "embedContent"})
 MAX_JSON_DEPTH = 100
 
 #: Routes whose bodies are file bytes, not JSON (the emulator does not parse them).
@@ -59,6 +63,10 @@ def body_limit(call: Call | None) -> int:
         return DASHSCOPE_MAX_BODY_BYTES
     if call.api == "vertex":
         return VERTEX_MAX_BODY_BYTES
+    if call.route in _EMBEDDING_ROUTES:
+        model = gemini_model(call.model or "")
+        if model is not None and not model.multimodal:
+            return TEXT_EMBEDDING_MAX_BODY_BYTES
     return MAX_GEMINI_REQUEST_BYTES
 
 
