@@ -10,6 +10,31 @@ from .deprecated_names import moved
 from .errors import InvalidParameterError, OmniEmbedError
 
 
+def _check_seconds(config: Any, names: tuple[str, ...]) -> None:
+    """The checks every segment config shares: each of ``names`` is a finite number of
+    seconds (or None), ``start_offset_sec >= 0`` and ``end_offset_sec > start_offset_sec``."""
+    kind = type(config).__name__
+    for name in names:
+        value = getattr(config, name)
+        if value is not None and (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not math.isfinite(value)
+        ):
+            raise InvalidParameterError(
+                f"{kind}.{name} must be a finite number of seconds, got {value!r}"
+                + (" (use None for 'to the end')" if name == "end_offset_sec" else "")
+            )
+    start, end = config.start_offset_sec, config.end_offset_sec
+    if start < 0:
+        raise InvalidParameterError(f"{kind}.start_offset_sec must be >= 0, got {start}")
+    if end is not None and end <= start:
+        raise InvalidParameterError(
+            f"{kind}.end_offset_sec must be greater than start_offset_sec "
+            f"(got start={start}, end={end})"
+        )
+
+
 @dataclass(frozen=True)
 class VideoSegmentConfig:
     """Which part of a video to embed, how long each embedded segment is, and whether its
@@ -37,27 +62,7 @@ class VideoSegmentConfig:
                 f"VideoSegmentConfig.include_audio must be True or False, got "
                 f"{self.include_audio!r}"
             )
-        for name in ("start_offset_sec", "end_offset_sec", "interval_sec"):
-            value = getattr(self, name)
-            if value is not None and (
-                isinstance(value, bool)
-                or not isinstance(value, (int, float))
-                or not math.isfinite(value)
-            ):
-                raise InvalidParameterError(
-                    f"VideoSegmentConfig.{name} must be a finite number of seconds, got "
-                    f"{value!r}"
-                    + (" (use None for 'to the end')" if name == "end_offset_sec" else "")
-                )
-        if self.start_offset_sec < 0:
-            raise InvalidParameterError(
-                f"VideoSegmentConfig.start_offset_sec must be >= 0, got {self.start_offset_sec}"
-            )
-        if self.end_offset_sec is not None and self.end_offset_sec <= self.start_offset_sec:
-            raise InvalidParameterError(
-                "VideoSegmentConfig.end_offset_sec must be greater than start_offset_sec "
-                f"(got start={self.start_offset_sec}, end={self.end_offset_sec})"
-            )
+        _check_seconds(self, ("start_offset_sec", "end_offset_sec", "interval_sec"))
         if self.interval_sec is not None and self.interval_sec <= 0:
             raise InvalidParameterError(
                 f"VideoSegmentConfig.interval_sec must be > 0, got {self.interval_sec}"
@@ -88,16 +93,7 @@ class AudioSegmentConfig:
     end_offset_sec: float | None = None
 
     def __post_init__(self) -> None:
-        for name in ("window_sec", "overlap_sec", "start_offset_sec", "end_offset_sec"):
-            value = getattr(self, name)
-            if value is not None and (
-                isinstance(value, bool)
-                or not isinstance(value, (int, float))
-                or not math.isfinite(value)
-            ):
-                raise InvalidParameterError(
-                    f"AudioSegmentConfig.{name} must be a finite number of seconds, got {value!r}"
-                )
+        _check_seconds(self, ("window_sec", "overlap_sec", "start_offset_sec", "end_offset_sec"))
         if self.window_sec is not None and self.window_sec <= 0:
             raise InvalidParameterError(
                 f"AudioSegmentConfig.window_sec must be > 0, got {self.window_sec}"
@@ -110,15 +106,6 @@ class AudioSegmentConfig:
             raise InvalidParameterError(
                 f"AudioSegmentConfig.overlap_sec ({self.overlap_sec}) must be shorter than "
                 f"window_sec ({self.window_sec})"
-            )
-        if self.start_offset_sec < 0:
-            raise InvalidParameterError(
-                f"AudioSegmentConfig.start_offset_sec must be >= 0, got {self.start_offset_sec}"
-            )
-        if self.end_offset_sec is not None and self.end_offset_sec <= self.start_offset_sec:
-            raise InvalidParameterError(
-                "AudioSegmentConfig.end_offset_sec must be greater than start_offset_sec "
-                f"(got start={self.start_offset_sec}, end={self.end_offset_sec})"
             )
 
 
